@@ -1,0 +1,16 @@
+"""virtual-iop: the Chalice app. Registers each workflow's blueprint, nothing else."""
+
+from chalice import Chalice
+
+from functions.core.api import bp as core_bp
+from functions.crisis.handler import bp as crisis_bp
+from functions.insurance.handler import bp as insurance_bp
+from functions.intake.handler import bp as intake_bp
+from functions.reminders.handler import bp as reminders_bp
+
+app = Chalice(app_name="virtual-iop")
+app.register_blueprint(core_bp)
+app.register_blueprint(intake_bp)
+app.register_blueprint(insurance_bp)
+app.register_blueprint(reminders_bp)
+app.register_blueprint(crisis_bp)

@@ -1,0 +1,176 @@
+"""PynamoDB models: one module, one place per table.
+
+Tables (names from settings, bound on first use, connection honours ``AWS_ENDPOINT_URL``):
+
+- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index)
+- crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers)
+- reminders:   sessions, occurrences, reminder jobs (sparse ``due`` index), send ledger
+- contacts:    per-phone / per-address channel state shared by every send path (opt-outs)
+- eligibility: coverage summaries and raw payer responses
+- idempotency: Powertools idempotency records (schema owned by Powertools)
+
+Every table uses string keys ``pk`` / ``sk``; sparse GSIs use ``*_shard`` + ``*_at`` so due work
+is found with a Query, never a Scan.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from functions.core.settings import get_settings
+
+
+class _Unbound:
+    table_name = "unbound"  # replaced by bind_models(); never used as a real table name
+    region: str | None = None
+    host: str | None = None
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+class DueIndex(GlobalSecondaryIndex["Any"]):
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class OutboxIndex(GlobalSecondaryIndex["Any"]):
+    class Meta:
+        index_name = "outbox"
+        projection = AllProjection()
+
+    outbox_shard = UnicodeAttribute(hash_key=True)
+    outbox_at = UnicodeAttribute(range_key=True)
+
+
+class IntakeItem(Model):
+    """Any item of the intakes table (``kind`` says which: patient, intake, outbox, idem)."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    data = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    outbox_shard = UnicodeAttribute(null=True)
+    outbox_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    outbox = OutboxIndex()
+
+
+class CrisisItem(Model):
+    """Any item of the crisis table: case, timeline entry, ledger entry, roster, code."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    data = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    due = DueIndex()
+
+
+class ReminderItem(Model):
+    """Any item of the reminders table: session, occurrence, reminder job, send ledger."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    data = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    due = DueIndex()
+
+
+class ContactItem(Model):
+    """Channel state for one phone number or address (``pk`` = ``SMS#+1...`` / ``EMAIL#...``)."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    opted_out = BooleanAttribute(default=False)
+    data = JSONAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class EligibilityItem(Model):
+    """A coverage summary (and the raw payer response) for one intake."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)
+    raw = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "intakes_table": IntakeItem,
+    "crisis_table": CrisisItem,
+    "reminders_table": ReminderItem,
+    "contacts_table": ContactItem,
+    "eligibility_table": EligibilityItem,
+}
+
+_bound: tuple[str, ...] | None = None
+_lock = threading.Lock()
+
+
+def bind_models() -> None:
+    """Point every model at its table from the settings (idempotent, cheap after the first call)."""
+    global _bound
+    settings = get_settings()
+    key = tuple(getattr(settings, attr) for attr in ALL_MODELS) + (settings.region, str(settings.endpoint_url))
+    if _bound == key:
+        return
+    with _lock:
+        for attr, model in ALL_MODELS.items():
+            meta: Any = model.Meta
+            meta.table_name = getattr(settings, attr)
+            meta.region = settings.region
+            meta.host = settings.endpoint_url
+            model._connection = None
+        _bound = key
+
+
+def unbind_models() -> None:
+    global _bound
+    with _lock:
+        _bound = None

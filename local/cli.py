@@ -1,0 +1,190 @@
+"""The ``iop`` command.
+
+Every command reaches AWS or the local emulator through the standard AWS settings
+(``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, credentials) plus ``IOP_STAGE``. With none of them
+set, it talks to the local stack at http://127.0.0.1:4566, stage ``local``.
+Exit status: 0 on success, 2 on bad input with a one-line reason, 1 when AWS or the stack fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+
+
+class UsageError(Exception):
+    """Bad input: exit 2 with this one-line reason."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _read_json(path: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return json.loads(file.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def configure() -> None:
+    """Find the stage's tables, queues and secrets through the AWS settings, as the functions do."""
+    from functions.core import aws, clock, models, secrets, settings
+    from local.provision import provision
+    from local.stack import CLOCK_PARAMETER, local_credentials
+
+    local = not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("IOP_STAGE")
+    if local or os.environ.get("IOP_STAGE", "local") == "local":
+        os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
+        local_credentials()
+    stage = os.environ.get("IOP_STAGE", "local")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+    region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    wiring = provision(endpoint, stage=stage, region=region, create=False)
+    for key, value in wiring.env.items():
+        os.environ.setdefault(key, value)
+    if stage == "local":
+        os.environ["IOP_STAFF_AUTH"] = "local"
+    settings.reset_settings()
+    aws.reset_clients()
+    models.unbind_models()
+    secrets.forget_secrets()
+    if stage == "local":
+        try:
+            offset = aws.client("ssm").get_parameter(Name=CLOCK_PARAMETER)["Parameter"]["Value"]
+            clock.set_clock(clock.OffsetClock(float(offset)))
+        except Exception:  # noqa: S110 - no local clock published: the system clock it is
+            pass
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from local.stack import LocalStack, Ports
+
+    stack = LocalStack(Ports(api=args.api_port, web=args.web_port, aws=args.aws_port), Path(args.state_dir),
+                       seed=not args.no_seed)
+    try:
+        stack.start()
+    except OSError as exc:
+        raise UsageError(f"cannot start the local stack: {exc.strerror or exc}") from None
+    print("virtual-iop local stack is up:", flush=True)
+    print(stack.addresses(), flush=True)
+    print("Ctrl-C stops it; state is kept in the state directory.", flush=True)
+    stopping = {"now": False}
+
+    def stop(*_: Any) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping["now"]:
+        signal.pause() if hasattr(signal, "pause") else None
+    print("stopping...", flush=True)
+    stack.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from local.runtime import HANDLERS, invoke
+
+    if args.function not in HANDLERS:
+        raise UsageError(f"unknown function {args.function!r}; one of: {', '.join(HANDLERS)}")
+    event = _read_json(args.event)
+    if not isinstance(event, dict):
+        raise UsageError(f"{args.event}: an event must be a JSON object")
+    configure()
+    if args.function == "api_handler":
+        from chalice.config import Config
+        from chalice.local import LocalGateway
+
+        from app import app
+
+        gateway = LocalGateway(app, Config.create(chalice_stage="dev", app_name="virtual-iop", lambda_timeout=10))
+        for methods in app.routes.values():
+            for entry in methods.values():
+                entry.authorizer = None
+        result = gateway.handle_request(
+            method=event.get("httpMethod", "GET"), path=event.get("path", "/"),
+            headers={k: v for k, v in (event.get("headers") or {}).items()},
+            body=(event.get("body") or "").encode("utf-8"))
+        result["body"] = result["body"].decode("utf-8") if isinstance(result.get("body"), bytes) else result.get("body")
+    else:
+        result = invoke(args.function, event)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def cmd_staff_token(args: argparse.Namespace) -> int:
+    if "@" not in args.email or len(args.email) > 254:
+        raise UsageError("--email: give the staff member's email address")
+    configure()
+    from functions.core.auth import issue_local_token
+
+    print(issue_local_token(args.email))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="iop", description="virtual-iop: local stack and operations")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="start the local stack in the foreground")
+    run.add_argument("--api-port", type=int, default=8000)
+    run.add_argument("--web-port", type=int, default=8080)
+    run.add_argument("--aws-port", type=int, default=4566)
+    run.add_argument("--state-dir", default=".local")
+    run.add_argument("--no-seed", action="store_true", help="do not load the demo data on first start")
+    run.set_defaults(fn=cmd_run)
+
+    inv = sub.add_parser("invoke", help="run one Lambda with an event file")
+    inv.add_argument("function")
+    inv.add_argument("--event", required=True)
+    inv.set_defaults(fn=cmd_invoke)
+
+    staff = sub.add_parser("staff", help="staff helpers")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+    token = staff_sub.add_parser("token", help="local stack only: print a staff bearer token")
+    token.add_argument("--email", required=True)
+    token.set_defaults(fn=cmd_staff_token)
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Workflows add their commands here (roster, sessions, eligibility ...).
+EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.fn(args))
+    except UsageError as exc:
+        print(f"iop: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, never a traceback (and never data: only the error's kind)
+        if os.environ.get("IOP_DEBUG"):
+            raise
+        from functions.core.errors import DomainError
+
+        reason = str(exc) if isinstance(exc, DomainError) else type(exc).__name__
+        print(f"iop: failed: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The local stack: AWS emulator, API, website, outbox, queue pump and schedule runner.
+
+    iop run [--api-port 8000] [--web-port 8080] [--aws-port 4566] [--state-dir .local]
+
+Everything runs in this process on 127.0.0.1. The emulator (moto's server) is provisioned from
+``infra/merge-template.json``; functions run in-process with the environment the template gives
+them; their AWS clients reach the emulator over HTTP through ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local import state as state_mod
+from local.outbox import Outbox
+from local.provision import Wiring, provision
+from local.pump import Pump
+
+STAGE = "local"
+REGION = "us-east-1"
+CLOCK_PARAMETER = "/virtual-iop/local/clock-offset-seconds"
+
+
+@dataclass
+class Ports:
+    api: int = 8000
+    web: int = 8080
+    aws: int = 4566
+    host: str = "127.0.0.1"
+
+
+def local_credentials() -> None:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION") or REGION
+    os.environ.pop("AWS_PROFILE", None)
+
+
+class LocalStack:
+    def __init__(self, ports: Ports, state_dir: Path, seed: bool = True, quiet: bool = False) -> None:
+        self.ports = ports
+        self.state_dir = state_dir
+        self.seed = seed
+        self.quiet = quiet
+        self.aws_url = f"http://{ports.host}:{ports.aws}"
+        self.api_url = f"http://{ports.host}:{ports.api}"
+        self.web_url = f"http://{ports.host}:{ports.web}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._servers: list[Any] = []
+        self._dirty = threading.Event()
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        from functions.core import aws, clock, models, secrets, settings
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        local_credentials()
+        self.moto = ThreadedMotoServer(ip_address=self.ports.host, port=self.ports.aws, verbose=False)
+        self.moto.start()
+        self.clients = {s: boto3.session.Session(region_name=REGION).client(s, endpoint_url=self.aws_url)
+                        for s in ("dynamodb", "sqs", "sns", "ses", "secretsmanager", "ssm")}
+        self.wiring: Wiring = provision(self.aws_url, stage=STAGE, region=REGION, parameters={
+            "AllowedOrigins": self.web_url, "PublicBaseUrl": self.web_url})
+        env = dict(self.wiring.env)
+        env.update({"IOP_STAFF_AUTH": "local", "IOP_API_BASE_URL": self.api_url,
+                    "POWERTOOLS_METRICS_NAMESPACE": "VirtualIOP", "POWERTOOLS_DEV": "false"})
+        os.environ.update(env)
+        self.env = env
+        # The emulator's stand-in for the SES identity a clinic verifies before deploying.
+        sender = env["IOP_SENDER_EMAIL"]
+        self.clients["ses"].verify_domain_identity(Domain=sender.split("@", 1)[1])
+        self.clients["ses"].verify_email_identity(EmailAddress=sender)
+
+        settings.reset_settings()
+        aws.reset_clients()
+        models.unbind_models()
+        secrets.forget_secrets()
+
+        saved = self._load_state()
+        self.clock = clock.OffsetClock(float(saved.get("clock_offset_seconds", 0.0)))
+        clock.set_clock(self.clock)
+        self._publish_clock()
+        self.settings = settings.get_settings()
+
+        self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json")
+        from local.runtime import invoke
+
+        self.pump = Pump(self.wiring, self.clients["sqs"], invoke, self.clock.now, self._after_invoke)
+        self.pump.restore(saved.get("pump", {}))
+        if saved.get("aws"):
+            state_mod.restore(saved["aws"], self.clients)
+        elif self.seed:
+            from local.seed import seed_demo
+
+            seed_demo(self)
+        self._start_api()
+        self._start_web()
+        self._spawn(self._background, "pump")
+        self.save()
+
+    def _after_invoke(self) -> None:
+        self._outbox.collect()
+        self._dirty.set()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _start_api(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        from app import app
+
+        # No API Gateway here: staff routes check local bearer tokens themselves (functions/core/auth.py).
+        for methods in app.routes.values():
+            for entry in methods.values():
+                entry.authorizer = None
+        config = Config.create(chalice_stage="dev", app_name="virtual-iop", chalice_app=app,
+                               lambda_timeout=10, lambda_memory_size=1024)
+        server = create_local_server(app, config, self.ports.host, self.ports.api)
+        self._servers.append(server.server)
+        self._spawn(server.server.serve_forever, "api")
+
+    def _start_web(self) -> None:
+        from local.web import make_server
+
+        server = make_server(self, self.ports.host, self.ports.web)
+        self._servers.append(server)
+        self._spawn(server.serve_forever, "web")
+
+    def _background(self) -> None:
+        last_save = time.monotonic()
+        while not self._stop.wait(0.5):
+            try:
+                self.pump.run_schedules()
+                self.pump.drain()
+            except Exception:  # noqa: S112 - keep the loop alive; errors are counted by the pump
+                self.pump.errors += 1
+            if self._dirty.is_set() and time.monotonic() - last_save > 5:
+                self.save()
+                last_save = time.monotonic()
+
+    # ------------------------------------------------------------------ controls (local/web.py)
+    @property
+    def clinic_name(self) -> str:
+        return self.settings.clinic_name
+
+    @property
+    def clinic_phone(self) -> str:
+        return self.settings.clinic_phone
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def set_clock(self, when: datetime) -> datetime:
+        result = self.clock.set(when)
+        self._publish_clock()
+        self.save()
+        return result
+
+    def advance_clock(self, seconds: float) -> datetime:
+        result = self.clock.advance(seconds)
+        self._publish_clock()
+        self.save()
+        return result
+
+    def _publish_clock(self) -> None:
+        """Other processes (``iop invoke``) read the local clock from the emulator's SSM."""
+        self.clients["ssm"].put_parameter(Name=CLOCK_PARAMETER, Value=str(self.clock.offset_seconds),
+                                          Type="String", Overwrite=True)
+
+    def tick(self) -> int:
+        count = self.pump.tick()
+        self.save()
+        return count
+
+    def outbox(self) -> dict[str, Any]:
+        return self._outbox.snapshot()
+
+    def inbound_sms(self, sender: str, body: str) -> str:
+        """Publish a two-way SMS to the inbound topic, as AWS End User Messaging does, and deliver it."""
+        import uuid
+
+        message = {
+            "originationNumber": sender,
+            "destinationNumber": self.settings.sms_origination_number or "+15555550199",
+            "messageKeyword": "KEYWORD_" + ("0" * 12),
+            "messageBody": body,
+            "inboundMessageId": str(uuid.uuid4()),
+            "previousPublishedMessageId": None,
+        }
+        response = self.clients["sns"].publish(TopicArn=self.wiring.inbound_sms_topic_arn,
+                                               Message=json.dumps(message))
+        self.pump.drain()
+        self.save()
+        return str(response["MessageId"])
+
+    # ------------------------------------------------------------------ state
+    def _state_path(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self._state_path()
+        if not path.exists():
+            return {}
+        try:
+            return dict(json.loads(path.read_text()))
+        except ValueError:
+            return {}
+
+    def save(self) -> None:
+        with self.pump.lock if hasattr(self, "pump") else threading.Lock():
+            data = {
+                "clock_offset_seconds": self.clock.offset_seconds,
+                "pump": self.pump.state() if hasattr(self, "pump") else {},
+                "aws": state_mod.snapshot(self.wiring, self.clients, REGION),
+            }
+            state_mod.write_atomic(self._state_path(), data)
+        self._dirty.clear()
+
+    # ------------------------------------------------------------------ stop
+    def stop(self) -> None:
+        self._stop.set()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        try:
+            self.save()
+        finally:
+            self.moto.stop()
+
+    def addresses(self) -> str:
+        return "\n".join([
+            f"  API            {self.api_url}  (GET /health)",
+            f"  Website        {self.web_url}/",
+            f"  Outbox         {self.web_url}/outbox",
+            f"  Local control  {self.web_url}/_local/{{outbox,clock,tick,sms}}",
+            f"  AWS emulator   {self.aws_url}",
+            f"  State          {self.state_dir}",
+        ])
