@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
-from chalice import Response
+from chalice import CognitoUserPoolAuthorizer, Response
 
-from functions.core.auth import Forbidden, Unauthorized
+from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, Forbidden, Unauthorized
 from functions.core.errors import ConflictError, NotFoundError, RetryableError
 from functions.core.settings import get_settings
 
@@ -27,6 +27,10 @@ SECURITY_HEADERS = {
 }
 
 F = TypeVar("F", bound=Callable[..., Response])
+
+# API Gateway checks staff tokens against the Cognito user pool before the Lambda runs
+# (infra/build.py puts the pool's ARN in place of the placeholder).
+staff_authorizer = CognitoUserPoolAuthorizer("StaffUserPool", provider_arns=[USER_POOL_ARN_PLACEHOLDER])
 
 
 def cors_headers(request_headers: Mapping[str, str] | None) -> dict[str, str]:

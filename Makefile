@@ -1,0 +1,83 @@
+# virtual-iop: the two commands a new machine needs are `make run` and `make test`.
+# Each installs what it needs: a virtual environment from pinned versions (requirements/dev.txt),
+# Debian's Chromium for the browser tests (apt-get, when missing), checkov in its own venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TOOLS_STAMP := $(TOOLS)/.installed
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+export AWS_DEFAULT_REGION ?= us-east-1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck unit integration e2e package template-check cfn-lint checkov \
+        bench deploy cost clean lock chromium
+
+$(STAMP): requirements/dev.txt requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(TOOLS_STAMP): tools/requirements-checkov.txt
+	@test -d $(TOOLS) || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(TOOLS)/bin/python -m pip install --quiet -r tools/requirements-checkov.txt
+	@touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/iop run
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+template-check: $(STAMP)
+	$(PY) -m infra.template --check
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration -q
+
+e2e: $(STAMP) chromium node_modules/.installed
+	$(PY) -m pytest tests/e2e -q
+
+package: $(STAMP)
+	$(PY) -m infra.build --out build
+
+cfn-lint: package
+	$(VENV)/bin/cfn-lint build/template.json
+
+checkov: package $(TOOLS_STAMP)
+	$(TOOLS)/bin/checkov -f build/template.json --framework cloudformation --quiet --compact
+
+test: $(STAMP) chromium node_modules/.installed $(TOOLS_STAMP)
+	$(MAKE) --no-print-directory lint template-check
+	$(PY) -m pytest tests -q
+	$(MAKE) --no-print-directory cfn-lint checkov
+
+bench: package
+	$(PY) tests/bench/coldstart.py
+
+lock:
+	rm -rf /tmp/iop-lock && $(PYTHON) -m venv /tmp/iop-lock && /tmp/iop-lock/bin/pip install -q -r requirements/dev.in
+	(echo "# Locked from requirements/dev.in (make lock)"; /tmp/iop-lock/bin/pip freeze) > requirements/dev.txt
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,144 @@
+"""The local stack serves CONTRACTS.md section 2: health, control routes, queues, DLQ, schedules, auth."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from tests.e2e.harness import Stack, request, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_health_and_addresses(stack: Stack) -> None:
+    response = request("GET", stack.api + "/health")
+    assert response.status == 200
+    assert response.body == {"status": "ok"}
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "API" in stack.logs() and stack.api in stack.logs()
+
+
+def test_website_and_outbox_page_are_served_with_a_strict_csp(stack: Stack) -> None:
+    for path in ("/", "/outbox"):
+        page = request("GET", stack.web + path)
+        assert page.status == 200
+        assert "<html" in str(page.body).lower()
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    config = request("GET", stack.web + "/config.js")
+    assert stack.api in str(config.body)
+
+
+def test_clock_can_be_set_and_advanced(stack: Stack) -> None:
+    set_to = request("POST", stack.web + "/_local/clock", {"now": "2027-03-13T12:00:00Z"})
+    assert set_to.status == 200
+    assert set_to.body["now"].startswith("2027-03-13T12:00")
+    moved = request("POST", stack.web + "/_local/clock", {"advance_seconds": 3600})
+    assert moved.body["now"].startswith("2027-03-13T13:00")
+
+
+@pytest.mark.parametrize("body", [{"now": "yesterday"}, {"now": "2027-01-01T00:00:00"}, {"advance_seconds": -5},
+                                  {"advance_seconds": "10"}, {}, [1, 2]])
+def test_bad_clock_input_gets_a_one_line_reason(stack: Stack, body: object) -> None:
+    response = request("POST", stack.web + "/_local/clock", body)
+    assert response.status == 400
+    assert response.body["errors"][0]["message"]
+    assert "\n" not in response.body["errors"][0]["message"]
+
+
+def test_inbound_sms_reaches_its_function_through_topic_and_queue(stack: Stack) -> None:
+    before = len(stack.outbox()["sms"])
+    response = request("POST", stack.web + "/_local/sms", {"from": "+15555550142", "body": "help"})
+    assert response.status == 202
+    sms = stack.outbox()["sms"][before:]
+    assert [m["to"] for m in sms] == ["+15555550142"]
+    assert "988" in sms[0]["body"] and sms[0]["at"].endswith("Z")
+
+
+@pytest.mark.parametrize("body", [{"from": "5555550142", "body": "hi"}, {"from": "+15555550142", "body": ""},
+                                  {"from": "+15555550142"}])
+def test_bad_inbound_sms_is_refused(stack: Stack, body: dict[str, str]) -> None:
+    assert request("POST", stack.web + "/_local/sms", body).status == 400
+
+
+def _queue_url(stack: Stack, name: str) -> str:
+    return str(stack.client("sqs").get_queue_url(QueueName=f"virtual-iop-local-{name}")["QueueUrl"])
+
+
+def test_a_message_on_each_queue_reaches_its_function(stack: Stack) -> None:
+    sqs, ddb = stack.client("sqs"), stack.client("dynamodb")
+    sqs.send_message(QueueUrl=_queue_url(stack, "insurance-checks"), MessageBody=json.dumps({"intake_id": "itk_E2E1"}))
+    sqs.send_message(QueueUrl=_queue_url(stack, "crisis-events"),
+                     MessageBody=json.dumps({"case_id": "cas_E2E1", "type": "case_opened", "event_id": "ev1"}))
+    stack.tick()
+    item = ddb.get_item(TableName="virtual-iop-local-eligibility",
+                        Key={"pk": {"S": "INTAKE#itk_E2E1"}, "sk": {"S": "SUMMARY"}})
+    assert item["Item"]["status"]["S"] == "pending"
+    events = ddb.query(TableName="virtual-iop-local-crisis", KeyConditionExpression="pk = :p",
+                       ExpressionAttributeValues={":p": {"S": "CASE#cas_E2E1"}})["Items"]
+    assert len(events) == 1
+
+
+def test_a_failing_message_ends_in_the_dead_letter_queue(stack: Stack) -> None:
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=_queue_url(stack, "insurance-checks"), MessageBody="this is not json")
+    stack.tick()
+    dlq = _queue_url(stack, "insurance-checks-dlq")
+    deadline = time.monotonic() + 20
+    bodies: list[str] = []
+    while time.monotonic() < deadline and "this is not json" not in bodies:
+        received = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        bodies = [m["Body"] for m in received.get("Messages", [])]
+        stack.tick()
+    assert "this is not json" in bodies
+    main = sqs.get_queue_attributes(QueueUrl=_queue_url(stack, "insurance-checks"),
+                                    AttributeNames=["ApproximateNumberOfMessages"])
+    assert main["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_schedules_fire_on_tick_when_due(stack: Stack) -> None:
+    stack.tick()  # whatever was due has run
+    assert stack.tick() == 0  # nothing is due at the same clock time
+    request("POST", stack.web + "/_local/clock", {"advance_seconds": 300})
+    # both the 5-minute dispatch and the 1-minute escalation sweep are due again
+    assert stack.tick() >= 2
+
+
+def test_staff_routes_need_a_valid_token(stack: Stack) -> None:
+    assert request("GET", stack.api + "/staff/me").status == 401
+    assert request("GET", stack.api + "/staff/me", headers={"Authorization": "Bearer forged.token"}).status == 403
+    issued = stack.iop("staff", "token", "--email", "nurse@clinic.example")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    ok = request("GET", stack.api + "/staff/me", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200 and ok.body == {"email": "nurse@clinic.example"}
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert request("GET", stack.api + "/staff/me", headers={"Authorization": f"Bearer {tampered}"}).status == 403
+
+
+def test_iop_bad_input_gets_one_line_and_exit_2(stack: Stack) -> None:
+    for args in (["invoke", "nope", "--event", "events/schedule_dispatch.json"],
+                 ["invoke", "check_insurance", "--event", "missing.json"],
+                 ["staff", "token", "--email", "not-an-email"], ["frobnicate"]):
+        result = stack.iop(*args)
+        assert result.returncode == 2, args
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_state_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = start_stack(tmp_path / "state", tmp_path / "log")
+    try:
+        request("POST", first.web + "/_local/clock", {"now": "2027-06-01T15:00:00Z"})
+        request("POST", first.web + "/_local/sms", {"from": "+15555550177", "body": "STOP"})
+        ports = tuple(int(u.rsplit(":", 1)[1]) for u in (first.api, first.web, first.aws))
+    finally:
+        assert stop_stack(first) == 0
+    second = start_stack(tmp_path / "state", tmp_path / "log", ports)  # type: ignore[arg-type]
+    try:
+        now = request("GET", second.web + "/_local/clock").body["now"]
+        assert now.startswith("2027-06-01T15:0")
+        item = second.client("dynamodb").get_item(TableName="virtual-iop-local-contacts",
+                                                  Key={"pk": {"S": "SMS#+15555550177"}, "sk": {"S": "STATE"}})
+        assert item["Item"]["opted_out"]["BOOL"] is True
+    finally:
+        stop_stack(second)
