@@ -152,7 +152,7 @@ class LocalStack:
             try:
                 self.pump.run_schedules()
                 self.pump.drain()
-            except Exception:  # noqa: S112 - keep the loop alive; errors are counted by the pump
+            except Exception:
                 self.pump.errors += 1
             if self._dirty.is_set() and time.monotonic() - last_save > 5:
                 self.save()

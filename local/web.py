@@ -48,7 +48,7 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "virtual-iop-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet, no PHI in logs
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -81,7 +81,7 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
                 raise BadRequest("body must be a JSON object")
             return data
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/_local/outbox":
                 return self._json(200, controls.outbox())
@@ -104,7 +104,7 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
                 content_type += "; charset=utf-8"
             return self._send(200, target.read_bytes(), content_type)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
             try:
                 body = self._body()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from functions.core.auth import staff_identity
 from functions.core.http import json_response, mapped_errors, staff_authorizer

@@ -31,5 +31,6 @@ def json_body(record: SQSRecord) -> dict[str, Any]:
 def run_sqs_batch(event: dict[str, Any], context: Any,
                   record_handler: Callable[[SQSRecord], Any]) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    return dict(response)

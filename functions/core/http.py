@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
-from chalice import CognitoUserPoolAuthorizer, Response
+from chalice.app import CognitoUserPoolAuthorizer, Response
 
 from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, Forbidden, Unauthorized
 from functions.core.errors import ConflictError, NotFoundError, RetryableError
@@ -52,7 +52,7 @@ def cors_headers(request_headers: Mapping[str, str] | None) -> dict[str, str]:
 
 def json_response(status: int, body: Any, request_headers: Mapping[str, str] | None = None,
                   headers: Mapping[str, str] | None = None) -> Response:
-    merged = {**SECURITY_HEADERS, **cors_headers(request_headers), **(headers or {})}
+    merged: dict[str, str | list[str]] = {**SECURITY_HEADERS, **cors_headers(request_headers), **(headers or {})}
     return Response(body=json.dumps(body, separators=(",", ":")), status_code=status, headers=merged)
 
 

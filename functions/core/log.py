@@ -30,14 +30,14 @@ _DATE = re.compile(r"\b(19|20)\d{2}-\d{2}-\d{2}\b(?!T)")
 _STRUCTURAL = frozenset(
     {"level", "location", "timestamp", "service", "sampling_rate", "cold_start", "function_name",
      "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
-     "correlation_id", "message"}
+     "correlation_id"}
 )
 
 
 def scrub_text(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
-    text = _PHONE.sub("[phone]", text)
-    return _DATE.sub("[date]", text)
+    text = _DATE.sub("[date]", text)
+    return _PHONE.sub("[phone]", text)
 
 
 def scrub(value: Any, key: str | None = None) -> Any:
@@ -49,15 +49,15 @@ def scrub(value: Any, key: str | None = None) -> Any:
         return {k: scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub_text(str(value))  # exceptions and other objects are written as their text
 
 
 class PhiSafeFormatter(LambdaPowertoolsFormatter):
-    def serialize(self, log: dict[str, Any]) -> str:
-        clean = {k: (v if k in _STRUCTURAL and k != "message" else scrub(v, k)) for k, v in log.items()}
-        if "message" in clean:
-            clean["message"] = scrub(log["message"])
-        for key in ("exception", "exception_name", "stack_trace"):
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        clean = {k: (v if k in _STRUCTURAL else scrub(v, k)) for k, v in log.items()}
+        for key in ("message", "exception", "exception_name", "stack_trace"):
             if key in log:
                 clean[key] = scrub(log[key])
         return super().serialize(clean)

@@ -40,7 +40,7 @@ class _Unbound:
     max_retry_attempts = 3
 
 
-class DueIndex(GlobalSecondaryIndex["Any"]):
+class DueIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "due"
         projection = AllProjection()
@@ -49,7 +49,7 @@ class DueIndex(GlobalSecondaryIndex["Any"]):
     due_at = UnicodeAttribute(range_key=True)
 
 
-class OutboxIndex(GlobalSecondaryIndex["Any"]):
+class OutboxIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "outbox"
         projection = AllProjection()
@@ -157,7 +157,7 @@ def bind_models() -> None:
     """Point every model at its table from the settings (idempotent, cheap after the first call)."""
     global _bound
     settings = get_settings()
-    key = tuple(getattr(settings, attr) for attr in ALL_MODELS) + (settings.region, str(settings.endpoint_url))
+    key = (*(getattr(settings, attr) for attr in ALL_MODELS), settings.region, str(settings.endpoint_url))
     if _bound == key:
         return
     with _lock:

@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def request(method: str, url: str, body: Any = None, headers: dict[str, str] | N
     req = urllib.request.Request(url, data=data, method=method, headers={
         "Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=30) as resp:
             text = resp.read().decode()
             status, hdrs = resp.status, dict(resp.headers)
     except urllib.error.HTTPError as exc:

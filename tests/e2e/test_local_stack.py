@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+
 from tests.e2e.harness import Stack, request, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
