@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
