@@ -1,0 +1,692 @@
+"""Sessions, weekly series and reminder timing: pure functions over typed values.
+
+Nothing here reads the clock, the environment or a table: every instant is passed in as a
+timezone-aware ``datetime`` and every computation is done on UTC instants, converting to a
+person's own zone (``zoneinfo``) only to ask "what time is it on their wall clock?".
+
+The rules, in one place (the handlers and the tests rely on them):
+
+Sessions file (contract section 5, extended)
+    ``{"sessions": [...], "series": [...]}``; either list may be absent, not both. A session is
+    ``session_id, kind, starts_at (ISO 8601 with a UTC offset), duration_minutes, join_url,
+    participants`` plus an optional ``status`` (``scheduled`` | ``cancelled``). A weekly series is
+    ``series_id, kind, days, local_time, timezone, starts_on, until (inclusive), duration_minutes,
+    join_url, participants`` plus optional ``skip_dates`` and ``status``. A participant is
+    ``{"intake_id"}`` (the patient) or, in family sessions only, ``{"intake_id", "role": "family",
+    "family": {"contact_id", "phone", "email", "timezone", "consent": {"sms", "email"}}}``: a
+    family member with their own contact details and their own consent. Unknown fields are
+    rejected (a typo must not silently drop a participant).
+
+Occurrences
+    A one-off session is one occurrence whose id is its ``session_id``. A series occurrence's
+    id is ``<series_id>:<local date>`` (``grp-mwth:2027-03-15``): stable across re-imports and
+    re-expansions, so re-running an import never creates a second reminder. Series times are
+    wall-clock times in the series' zone: 18:00 New York is 18:00 local before and after a DST
+    change (its UTC instant moves). A local time that does not exist (spring-forward gap) is
+    read with the offset in force before the gap, i.e. it lands just after the gap (02:30 ->
+    03:30); an ambiguous one (fall-back fold) is the first of the two.
+
+Reminder windows (:func:`plan_reminders`)
+    Two windows, exactly 24 h and 2 h of elapsed time before ``starts_at`` (the *nominal*
+    instants; across a DST change the 24 h one is 23 or 25 wall-clock hours away).
+    Non-urgent messages go only in the person's allowed hours ``[quiet_end, quiet_start)``
+    (08:00-21:00 by default) in *their own* zone. The planner aims at
+    ``[quiet_end, quiet_start - margin]`` (08:00-20:45): the margin leaves a 5-minute dispatcher
+    three runs to send before quiet hours begin, so a reminder planned at 20:58 cannot end up
+    refused at 21:00:30.
+
+    1. A nominal instant inside the planning hours is the send instant.
+    2. Otherwise the reminder moves *earlier* to the latest planning instant before it: the same
+       evening's ``quiet_start - margin`` when the nominal falls late in the evening, the
+       previous evening's when it falls in the small hours. The move is never more than
+       :func:`max_shift` (the quiet span + margin + 1 h for a DST change: 12 h 15 min by
+       default); a zone whose offsets jump further is skipped with ``quiet_hours``.
+    3. At most one reminder of an occurrence per local day: when both windows land on the same
+       local date and one of them was moved, the moved one is skipped with ``quiet_hours``
+       (both moved: the 2 h one). Example: an 09:00 session has its 24 h reminder at 09:00 the
+       day before; its 2 h reminder (07:00, in quiet hours) would move to 20:45 that same day
+       and is skipped. A 07:00 session gets both, on two different evenings.
+    4. With ``now`` given, a window already more than ``late_grace`` (1 h) past its send
+       instant, or whose session has started, is skipped with ``too_late`` (a session imported
+       3 h before its start gets only the 2 h reminder).
+
+    At send time, :func:`send_block` re-checks (session started, too late, quiet hours now), so
+    a dispatcher that was down for an hour never sends at 23:00 and never sends after the start.
+
+Per-person caps (:func:`within_caps`)
+    DESIGN caps non-urgent healthcare texts at 1 a day and 3 a week. Session reminders are the
+    transactional messages the patient consented to and the contract mandates two per session
+    (a Mon/Wed/Thu group means 6 a week), so they are *exempt*: the caps apply to the other
+    non-urgent messages (missed-session follow-ups, check-in prompts) and the caller passes the
+    send times of those only. Days are the person's local calendar days; the week is rolling
+    (today and the 6 local days before), so no 6-in-2-days burst across a week boundary. Replies
+    to a message the person sent (HELP, STOP, confirm, crisis) are not capped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SessionKind = Literal["group", "individual", "family", "psychiatry"]
+Window = Literal["24h", "2h"]
+SkipReason = Literal["quiet_hours", "too_late"]
+BlockReason = Literal["quiet_hours", "too_late", "not_due"]
+CapReason = Literal["daily_cap", "weekly_cap"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+WINDOWS: tuple[tuple[Window, timedelta], ...] = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
+QUIET_START = time(21, 0)
+QUIET_END = time(8, 0)
+DISPATCH_MARGIN = timedelta(minutes=15)
+LATE_GRACE = timedelta(hours=1)
+DST_ALLOWANCE = timedelta(hours=1)
+MAX_SERIES_DAYS = 3 * 366
+_WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+# --------------------------------------------------------------------------------------------
+# Time zones
+
+
+class UnknownTimeZoneError(ValueError):
+    """Not an IANA time zone name (the message never repeats the name)."""
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name`` (cached); :class:`UnknownTimeZoneError` if there is none."""
+    if not name or name != name.strip() or name.startswith(("/", ".")) or ".." in name:
+        raise UnknownTimeZoneError("is not an IANA time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UnknownTimeZoneError("is not an IANA time zone name") from None
+
+
+def _require_aware(when: datetime, what: str) -> None:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{what} needs a UTC offset")
+
+
+def local_instant(day: date, wall: time, tz: ZoneInfo, *, prefer: Literal["earlier", "later"]) -> datetime:
+    """The UTC instant of wall-clock ``wall`` on ``day`` in ``tz``.
+
+    In a fold (the wall time happens twice) ``prefer`` picks the earlier or later instant. In a
+    gap (the wall time never happens) "earlier" gives the instant just after the gap (02:30 ->
+    03:30, the offset before the change) and "later" the one before it (the offset after).
+    """
+    first = datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
+    second = datetime.combine(day, wall, tzinfo=tz).replace(fold=1).astimezone(UTC)
+    if first == second:
+        return first
+    exists = first.astimezone(tz).replace(tzinfo=None) == datetime.combine(day, wall)
+    if exists:  # a fold: both are real
+        return min(first, second) if prefer == "earlier" else max(first, second)
+    # a gap: fold=0 uses the old offset (lands after the gap), fold=1 the new one (before it)
+    return first if prefer == "earlier" else second
+
+
+# --------------------------------------------------------------------------------------------
+# The sessions file
+
+
+class SessionsFileError(ValueError):
+    """The sessions file is invalid. ``errors`` lists ``(field, reason)``; ``str()`` is one line.
+
+    Fields are dotted paths (``sessions.0.starts_at``); reasons never contain a value from the file.
+    """
+
+    def __init__(self, errors: Sequence[tuple[str, str]]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{field}: {reason}" if field else reason for field, reason in self.errors))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return value
+
+
+def _check_join_url(value: str) -> str:
+    if len(value) > 500 or any(ch.isspace() for ch in value):
+        raise ValueError("must be a single link of at most 500 characters")
+    scheme, sep, rest = value.partition("://")
+    host = re.split(r"[/:?#]", rest, maxsplit=1)[0].lower() if sep else ""
+    if not host or not (scheme.lower() == "https" or (scheme.lower() == "http" and host in _LOCAL_HOSTS)):
+        raise ValueError("must be an https:// link")
+    return value
+
+
+def _check_zone(value: str) -> str:
+    zone(value)
+    return value
+
+
+Ident = Annotated[str, AfterValidator(_check_id)]
+JoinUrl = Annotated[str, AfterValidator(_check_join_url)]
+ZoneName = Annotated[str, AfterValidator(_check_zone)]
+Minutes = Annotated[StrictInt, Field(ge=5, le=12 * 60)]
+
+
+class ChannelConsent(_Model):
+    sms: StrictBool = False
+    email: StrictBool = False
+
+
+class FamilyContact(_Model):
+    """A family member enrolled in family sessions: their own contact details and consent."""
+
+    contact_id: Ident
+    phone: str | None = None
+    email: str | None = None
+    timezone: ZoneName
+    consent: ChannelConsent = ChannelConsent()
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is not None and not _E164.fullmatch(value):
+            raise ValueError("must be an E.164 number (+ and country code, digits only)")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 254 or not _EMAIL.fullmatch(value)):
+            raise ValueError("must be an email address")
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> FamilyContact:
+        if self.phone is None and self.email is None:
+            raise ValueError("needs a phone or an email")
+        return self
+
+
+class Participant(_Model):
+    """A patient (by ``intake_id``) or, with ``role: family``, a family member of that patient."""
+
+    intake_id: Ident
+    role: Literal["patient", "family"] = "patient"
+    family: FamilyContact | None = None
+
+    @model_validator(mode="after")
+    def _role_matches(self) -> Participant:
+        if self.role == "family" and self.family is None:
+            raise ValueError("a family participant needs 'family' contact details")
+        if self.role == "patient" and self.family is not None:
+            raise ValueError("'family' details belong to role 'family'")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Stable, PHI-free key of this participant within an occurrence (send-ledger keys)."""
+        if self.family is not None:
+            return f"family:{self.intake_id}:{self.family.contact_id}"
+        return f"patient:{self.intake_id}"
+
+
+def _aware_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time text with a UTC offset")
+    return value
+
+
+class SessionSpec(_Model):
+    """One session (contract section 5). ``starts_at`` is normalised to UTC."""
+
+    session_id: Ident
+    kind: SessionKind
+    starts_at: Annotated[AwareDatetime, BeforeValidator(_aware_text)]
+    duration_minutes: Minutes
+    join_url: JoinUrl
+    participants: list[Participant] = Field(default_factory=list)
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+
+    @field_validator("starts_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def _wall_time(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+        return time.fromisoformat(value)
+    raise ValueError("must be a 24-hour time HH:MM")
+
+
+def _weekdays(value: Any) -> Any:
+    if isinstance(value, list):
+        return [v.strip().lower()[:3] if isinstance(v, str) else v for v in value]
+    return value
+
+
+class SeriesSpec(_Model):
+    """A weekly series: the same wall-clock time in ``timezone`` on each of ``days``."""
+
+    series_id: Ident
+    kind: SessionKind
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7), BeforeValidator(_weekdays)]
+    local_time: Annotated[time, BeforeValidator(_wall_time)]
+    timezone: ZoneName
+    starts_on: date
+    until: date
+    duration_minutes: Minutes
+    join_url: JoinUrl
+    participants: list[Participant] = Field(default_factory=list)
+    skip_dates: list[date] = Field(default_factory=list)
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+
+class ScheduleFile(_Model):
+    sessions: list[SessionSpec] = Field(default_factory=list)
+    series: list[SeriesSpec] = Field(default_factory=list)
+
+
+def _reason(error: Any) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "timezone_aware":
+        return "needs a UTC offset"
+    if kind == "literal_error":
+        return "must be one of " + str(ctx.get("expected", "the listed values")).replace("'", "")
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "string_type":
+        return "must be a text"
+    if kind in ("list_type", "dict_type", "model_type"):
+        return "must be a list" if kind == "list_type" else "must be an object"
+    if kind == "value_error":
+        message = str(error.get("msg", ""))
+        return message.removeprefix("Value error, ") or "is invalid"
+    message = str(error.get("msg", "is invalid"))
+    return message.replace("Input should be", "must be").replace("List should have", "must have")
+
+
+def _field(loc: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def parse_schedule_file(obj: object) -> ScheduleFile:
+    """Validate a sessions file (sessions and weekly series); :class:`SessionsFileError` if not.
+
+    Beyond each field's own rules: ids are unique across the file, a person appears once per
+    session, family participants only in ``family`` sessions, ``until`` is not before
+    ``starts_on`` and a series spans at most three years.
+    """
+    if not isinstance(obj, dict):
+        raise SessionsFileError([("", "the file must be a JSON object with 'sessions' and/or 'series'")])
+    if "sessions" not in obj and "series" not in obj:
+        raise SessionsFileError([("sessions", "is required")])
+    try:
+        parsed = ScheduleFile.model_validate(obj)
+    except ValidationError as exc:
+        found = [(_field(e["loc"]), _reason(e)) for e in exc.errors(include_url=False, include_input=False)]
+        raise SessionsFileError(found) from None
+
+    errors: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    items: list[tuple[str, str, SessionKind, list[Participant]]] = [
+        (f"sessions.{i}", s.session_id, s.kind, s.participants) for i, s in enumerate(parsed.sessions)
+    ] + [(f"series.{i}", s.series_id, s.kind, s.participants) for i, s in enumerate(parsed.series)]
+    for path, ident, kind, participants in items:
+        id_field = f"{path}.{'session_id' if path.startswith('sessions') else 'series_id'}"
+        if ident in seen:
+            errors.append((id_field, f"is used twice (also at {seen[ident]})"))
+        else:
+            seen[ident] = id_field
+        keys: set[str] = set()
+        for j, person in enumerate(participants):
+            if person.key in keys:
+                errors.append((f"{path}.participants.{j}", "is listed twice"))
+            keys.add(person.key)
+            if person.role == "family" and kind != "family":
+                errors.append((f"{path}.participants.{j}.role", "family participants belong in family sessions"))
+    for i, series in enumerate(parsed.series):
+        if series.until < series.starts_on:
+            errors.append((f"series.{i}.until", "is before starts_on"))
+        elif (series.until - series.starts_on).days > MAX_SERIES_DAYS:
+            errors.append((f"series.{i}.until", "a series may span at most three years"))
+        if len(set(series.days)) != len(series.days):
+            errors.append((f"series.{i}.days", "lists a day twice"))
+    if errors:
+        raise SessionsFileError(errors)
+    return parsed
+
+
+def parse_sessions_file(obj: object) -> list[SessionSpec]:
+    """The one-off sessions of a sessions file (contract section 5), validated.
+
+    A file that also holds weekly series is read with :func:`parse_schedule_file`; this reader
+    refuses it rather than silently dropping the series.
+    """
+    parsed = parse_schedule_file(obj)
+    if parsed.series:
+        raise SessionsFileError([("series", "weekly series need parse_schedule_file")])
+    return parsed.sessions
+
+
+# --------------------------------------------------------------------------------------------
+# Occurrences
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One sitting of a session: what reminders are planned for."""
+
+    occurrence_id: str
+    series_id: str | None
+    kind: SessionKind
+    starts_at: datetime  # UTC
+    duration_minutes: int
+    join_url: JoinUrl
+    participants: tuple[Participant, ...]
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+
+def occurrence_of(session: SessionSpec) -> Occurrence:
+    """The single occurrence of a one-off session (its id is the ``session_id``)."""
+    return Occurrence(
+        occurrence_id=session.session_id,
+        series_id=None,
+        kind=session.kind,
+        starts_at=session.starts_at.astimezone(UTC),
+        duration_minutes=session.duration_minutes,
+        join_url=session.join_url,
+        participants=tuple(session.participants),
+    )
+
+
+def occurrence_id(series_id: str, local_day: date) -> str:
+    """``<series_id>:<YYYY-MM-DD>``: ':' never appears in an id, so this cannot collide."""
+    return f"{series_id}:{local_day.isoformat()}"
+
+
+def expand_series(series: SeriesSpec, window_start: datetime, window_end: datetime) -> list[Occurrence]:
+    """The occurrences of ``series`` starting in ``[window_start, window_end)``, in time order.
+
+    Each is ``local_time`` on its local date in the series' zone, so the wall-clock time holds
+    across DST changes. ``skip_dates`` and a cancelled series give none.
+    """
+    _require_aware(window_start, "window_start")
+    _require_aware(window_end, "window_end")
+    if series.status == "cancelled" or window_end <= window_start:
+        return []
+    tz = series.zone
+    first = max(series.starts_on, window_start.astimezone(tz).date() - timedelta(days=1))
+    last = min(series.until, window_end.astimezone(tz).date() + timedelta(days=1))
+    wanted = {_WEEKDAYS.index(d) for d in series.days}
+    skipped = set(series.skip_dates)
+    found: list[Occurrence] = []
+    day = first
+    while day <= last:
+        if day.weekday() in wanted and day not in skipped:
+            starts = local_instant(day, series.local_time, tz, prefer="earlier")
+            if window_start <= starts < window_end:
+                found.append(
+                    Occurrence(
+                        occurrence_id=occurrence_id(series.series_id, day),
+                        series_id=series.series_id,
+                        kind=series.kind,
+                        starts_at=starts,
+                        duration_minutes=series.duration_minutes,
+                        join_url=series.join_url,
+                        participants=tuple(series.participants),
+                    )
+                )
+        day += timedelta(days=1)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Quiet hours and reminder planning
+
+
+def _check_quiet(quiet_start: time, quiet_end: time, margin: timedelta) -> time:
+    """The latest planning wall time (``quiet_start - margin``); quiet hours must span midnight."""
+    if not quiet_end < quiet_start:
+        raise ValueError("quiet hours must run from an evening time to a morning time")
+    latest = datetime.combine(date(2000, 1, 1), quiet_start) - margin
+    if margin < timedelta(0) or latest.time() <= quiet_end or latest.date() != date(2000, 1, 1):
+        raise ValueError("the margin leaves no allowed hours")
+    return latest.time()
+
+
+def max_shift(
+    quiet_start: time = QUIET_START, quiet_end: time = QUIET_END, margin: timedelta = DISPATCH_MARGIN
+) -> timedelta:
+    """The furthest a reminder is ever moved earlier: the quiet span + margin + 1 h for DST."""
+    _check_quiet(quiet_start, quiet_end, margin)
+    day = date(2000, 1, 1)
+    allowed = datetime.combine(day, quiet_start) - datetime.combine(day, quiet_end)
+    return timedelta(hours=24) - allowed + margin + DST_ALLOWANCE
+
+
+def is_quiet(now: datetime, tz: str, quiet_start: time = QUIET_START, quiet_end: time = QUIET_END) -> bool:
+    """True when ``now`` is in the quiet hours ``[quiet_start, quiet_end)`` of zone ``tz``."""
+    _require_aware(now, "now")
+    wall = now.astimezone(zone(tz)).time()
+    if quiet_start == quiet_end:
+        return False
+    if quiet_start > quiet_end:
+        return wall >= quiet_start or wall < quiet_end
+    return quiet_start <= wall < quiet_end
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """One reminder window of one occurrence for one person.
+
+    ``send_at`` is None exactly when ``skip_reason`` is set. Instants are UTC.
+    """
+
+    window: Window
+    starts_at: datetime
+    nominal_at: datetime
+    send_at: datetime | None
+    skip_reason: SkipReason | None = None
+
+    @property
+    def shifted(self) -> bool:
+        return self.send_at is not None and self.send_at != self.nominal_at
+
+
+def _latest_allowed(nominal: datetime, tz: ZoneInfo, quiet_end: time, latest: time) -> datetime:
+    """The latest instant <= ``nominal`` whose wall time in ``tz`` is in ``[quiet_end, latest]``."""
+    wall = nominal.astimezone(tz)
+    if quiet_end <= wall.time() <= latest:
+        return nominal
+    day = wall.date() if wall.time() > latest else wall.date() - timedelta(days=1)
+    preferences: tuple[Literal["later", "earlier"], ...] = ("later", "earlier")
+    for prefer in preferences:
+        candidate = local_instant(day, latest, tz, prefer=prefer)
+        if candidate <= nominal:
+            return candidate
+    return local_instant(day - timedelta(days=1), latest, tz, prefer="later")
+
+
+def _allowed(instant: datetime, tz: ZoneInfo, quiet_end: time, latest: time) -> bool:
+    return quiet_end <= instant.astimezone(tz).time() <= latest
+
+
+def plan_reminders(
+    starts_at: datetime,
+    participant_tz: str,
+    quiet_start: time = QUIET_START,
+    quiet_end: time = QUIET_END,
+    *,
+    now: datetime | None = None,
+    margin: timedelta = DISPATCH_MARGIN,
+    late_grace: timedelta = LATE_GRACE,
+) -> list[PlannedReminder]:
+    """The 24 h and 2 h reminders of a session starting at ``starts_at`` for a person in
+    ``participant_tz``: each with its send instant, or skipped with a reason.
+
+    Rules (see the module docstring): nominal instant if inside ``[quiet_end, quiet_start -
+    margin]`` local; else moved earlier to the latest such instant, by at most :func:`max_shift`;
+    at most one reminder per local day when one was moved; ``too_late`` for a window more than
+    ``late_grace`` past (or a session already started) when ``now`` is given.
+    """
+    _require_aware(starts_at, "starts_at")
+    if now is not None:
+        _require_aware(now, "now")
+    latest = _check_quiet(quiet_start, quiet_end, margin)
+    limit = max_shift(quiet_start, quiet_end, margin)
+    tz = zone(participant_tz)
+    start = starts_at.astimezone(UTC)
+
+    planned: list[PlannedReminder] = []
+    for window, before in WINDOWS:
+        nominal = start - before
+        moved = _latest_allowed(nominal, tz, quiet_end, latest)
+        if nominal - moved > limit or not _allowed(moved, tz, quiet_end, latest):
+            planned.append(PlannedReminder(window, start, nominal, None, "quiet_hours"))
+        else:
+            planned.append(PlannedReminder(window, start, nominal, moved))
+
+    first, second = planned
+    if first.send_at is not None and second.send_at is not None:
+        same_day = first.send_at.astimezone(tz).date() == second.send_at.astimezone(tz).date()
+        if second.send_at <= first.send_at or (same_day and second.shifted):
+            planned[1] = PlannedReminder(second.window, start, second.nominal_at, None, "quiet_hours")
+        elif same_day and first.shifted:
+            planned[0] = PlannedReminder(first.window, start, first.nominal_at, None, "quiet_hours")
+
+    if now is not None:
+        planned = [
+            PlannedReminder(p.window, start, p.nominal_at, None, "too_late")
+            if p.send_at is not None and (now >= start or now > p.send_at + late_grace)
+            else p
+            for p in planned
+        ]
+    return planned
+
+
+def send_block(
+    reminder: PlannedReminder,
+    now: datetime,
+    participant_tz: str,
+    quiet_start: time = QUIET_START,
+    quiet_end: time = QUIET_END,
+    *,
+    late_grace: timedelta = LATE_GRACE,
+) -> SkipReason | BlockReason | None:
+    """Why ``reminder`` must not be sent at ``now`` (None: send it).
+
+    ``not_due`` before its send instant (try again later); ``too_late`` once the session has
+    started or more than ``late_grace`` after the send instant; ``quiet_hours`` when ``now`` is
+    in the person's quiet hours (a late dispatcher never texts at night). A planned skip keeps
+    its own reason.
+    """
+    _require_aware(now, "now")
+    if reminder.send_at is None:
+        return reminder.skip_reason or "quiet_hours"
+    if now < reminder.send_at:
+        return "not_due"
+    if now >= reminder.starts_at or now > reminder.send_at + late_grace:
+        return "too_late"
+    if is_quiet(now, participant_tz, quiet_start, quiet_end):
+        return "quiet_hours"
+    return None
+
+
+def ledger_key(occurrence_id: str, participant_key: str, window: Window, channel: Literal["sms", "email"]) -> str:
+    """The exactly-once key of one reminder send: (occurrence, participant, window, channel)."""
+    return f"{occurrence_id}|{participant_key}|{window}|{channel}"
+
+
+# --------------------------------------------------------------------------------------------
+# Per-person caps on non-session, non-urgent messages
+
+
+def cap_block(
+    sent_times_utc: Iterable[datetime],
+    now: datetime,
+    tz: str,
+    daily_cap: int = 1,
+    weekly_cap: int = 3,
+) -> CapReason | None:
+    """Which cap one more capped message at ``now`` would break (None: within both caps).
+
+    Counts the given send times on the person's local calendar day of ``now`` (daily) and on
+    that day plus the 6 local days before it (weekly, rolling).
+    """
+    _require_aware(now, "now")
+    if daily_cap < 0 or weekly_cap < 0:
+        raise ValueError("caps cannot be negative")
+    tzinfo = zone(tz)
+    today = now.astimezone(tzinfo).date()
+    week_start = today - timedelta(days=6)
+    daily = weekly = 0
+    for sent in sent_times_utc:
+        _require_aware(sent, "a send time")
+        day = sent.astimezone(tzinfo).date()
+        if day == today:
+            daily += 1
+        if week_start <= day <= today:
+            weekly += 1
+    if daily >= daily_cap:
+        return "daily_cap"
+    if weekly >= weekly_cap:
+        return "weekly_cap"
+    return None
+
+
+def within_caps(
+    sent_times_utc: list[datetime],
+    now: datetime,
+    tz: str,
+    daily_cap: int = 1,
+    weekly_cap: int = 3,
+) -> bool:
+    """True when one more capped message at ``now`` keeps the person within both caps.
+
+    ``sent_times_utc`` are the person's earlier *capped* messages (follow-ups, check-ins);
+    session reminders are exempt and are not passed (module docstring).
+    """
+    return cap_block(sent_times_utc, now, tz, daily_cap, weekly_cap) is None
