@@ -720,3 +720,86 @@ def crisis_resources(clinic_name: str, clinic_phone: str) -> CrisisResources:
             CrisisLine(label=name, action=f"Call us at {clinic_phone.strip()}", href=f"tel:{digits}")
         )
     return CrisisResources(message=CRISIS_MESSAGE, lines=lines)
+
+
+# --- POST /crisis ("I need help now") ---------------------------------------------------------
+
+INTAKE_ID_PATTERN = r"^itk_[0-9A-HJKMNP-TV-Z]{26}$"
+MAX_CRISIS_MESSAGE = 1000
+_INTAKE_ID_RE = re.compile(INTAKE_ID_PATTERN)
+MSG_CRISIS_CONTACT = "Enter a phone number so we can reach you"
+
+
+def _crisis_message(value: Any) -> Any:
+    # A person in crisis may type line breaks: keep them, turn other control characters into spaces.
+    if not isinstance(value, str):
+        return value
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
+    value = "".join(" " if unicodedata.category(ch) == "Cc" and ch != "\n" else ch for ch in value).strip()
+    return value or None
+
+
+class CrisisRequest(_Form):
+    """Body of POST /crisis: the intake it belongs to, or a phone number to call back (or both),
+    and optionally a few words. The message is stored for the care team and never sent back."""
+
+    intake_id: Annotated[str | None, Field(pattern=INTAKE_ID_PATTERN)] = Field(
+        default=None, description="The intake_id a POST /intake answered with"
+    )
+    phone: Annotated[str | None, Field(max_length=40)] = Field(
+        default=None, description="E.164 (+12125550123) or a US national number"
+    )
+    message: Annotated[
+        Annotated[str, StringConstraints(max_length=MAX_CRISIS_MESSAGE)] | None, BeforeValidator(_crisis_message)
+    ] = Field(default=None, description="A few words for the care team (stored, never sent back)")
+
+    @field_validator("intake_id", mode="before")
+    @classmethod
+    def _intake_id(cls, value: Any) -> Any:
+        value = _blank_to_none(value)
+        if value is not None and (not isinstance(value, str) or _INTAKE_ID_RE.fullmatch(value.strip()) is None):
+            raise _fail("intake_id", "This form reference is not valid: give a phone number instead")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone(cls, value: Any) -> Any:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        phone = normalise_phone(value) if isinstance(value, str) else None
+        if phone is None:
+            raise _fail("phone", MSG_PHONE)
+        return phone
+
+    @model_validator(mode="after")
+    def _someone_to_reach(self) -> CrisisRequest:
+        if self.intake_id is None and self.phone is None:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=_fail("crisis_contact", MSG_CRISIS_CONTACT), loc=("phone",), input=None)],
+            )
+        return self
+
+
+def parse_crisis(data: object) -> CrisisRequest:
+    """Validate a decoded POST /crisis body; raises ValidationFailed like :func:`parse_intake`."""
+    if not isinstance(data, dict):
+        raise ValidationFailed([{"field": "body", "message": "Send the request as a JSON object"}])
+    try:
+        return CrisisRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from None
+
+
+class CrisisAccepted(_Response):
+    """Body of a 201 answer to POST /crisis: the care team has been alerted."""
+
+    case: Literal["received"] = "received"
+    crisis_resources: CrisisResources
+
+
+class CrisisErrorBody(ErrorBody):
+    """A 4xx answer to POST /crisis: what to fix, and the crisis resources all the same."""
+
+    crisis_resources: CrisisResources

@@ -1,0 +1,232 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 document of every public route, generated from the same
+pydantic models that validate the requests. Built once, on the first request (not at import).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from functions.intake import schema
+
+REF = "#/components/schemas/{model}"
+TITLE = "virtual-iop API"
+VERSION = "1.0.0"
+
+
+# --- response shapes that have no model elsewhere ---------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(_Out):
+    status: Literal["ok"]
+
+
+class StaffMe(_Out):
+    email: str
+
+
+class Phq9Score(_Out):
+    total: int = Field(ge=0, le=27)
+    band: Literal["minimal", "mild", "moderate", "moderately_severe", "severe"]
+    item9: int = Field(ge=0, le=3)
+
+
+class Gad7Score(_Out):
+    total: int = Field(ge=0, le=21)
+    band: Literal["minimal", "mild", "moderate", "severe"]
+
+
+class CssrsScore(_Out):
+    risk: Literal["none", "low", "moderate", "high"]
+
+
+class IntakeScores(_Out):
+    phq9: Phq9Score
+    gad7: Gad7Score
+    cssrs: CssrsScore
+
+
+class StaffIntake(BaseModel):
+    """An intake as staff see it: the answers, the patient's contact data, consent, scores,
+    level-of-care flags (prompts for a clinician, never decisions) and the eligibility check."""
+
+    model_config = ConfigDict(extra="allow")
+
+    intake_id: str
+    patient_id: str | None
+    status: str
+    created_at: str | None
+    patient: dict[str, Any]
+    current_location: dict[str, Any] | None
+    current_address: dict[str, Any] | None
+    emergency_contact: dict[str, Any] | None
+    insurance: dict[str, Any] | None
+    screening: dict[str, Any] | None
+    preferences: dict[str, Any] | None
+    consent: dict[str, Any] | None
+    scores: IntakeScores
+    flags: list[Literal["urgent_review", "same_day_followup", "iop_indicated"]]
+    urgency: Literal["urgent", "same_day"] | None
+    crisis_case_id: str | None
+    eligibility: dict[str, Any] | None = Field(
+        description="The coverage summary (CONTRACTS.md section 6) once checked, "
+        '{"status": "pending"} while the check runs, null for self-pay'
+    )
+
+
+_RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    schema.IntakeAccepted,
+    schema.ErrorBody,
+    schema.CrisisAccepted,
+    schema.CrisisErrorBody,
+    Health,
+    StaffMe,
+    StaffIntake,
+)
+
+
+def _components() -> dict[str, Any]:
+    request = schema.request_json_schema(ref_template=REF)
+    components: dict[str, Any] = dict(request.pop("$defs", {}))
+    components["IntakeRequest"] = request
+    _, crisis = models_json_schema([(schema.CrisisRequest, "validation")], ref_template=REF)
+    _, responses = models_json_schema([(m, "serialization") for m in _RESPONSE_MODELS], ref_template=REF)
+    for defs in (crisis.get("$defs", {}), responses.get("$defs", {})):
+        for name, definition in defs.items():
+            if name in components and components[name] != definition:
+                raise RuntimeError(f"two different schemas are named {name}")
+            components[name] = definition
+    return components
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _errors(statuses: dict[int, str], model: str = "ErrorBody") -> dict[str, Any]:
+    return {str(status): _json(model, text) for status, text in statuses.items()}
+
+
+_BODY_ERRORS = {
+    400: "The body is not JSON (or a header is malformed)",
+    413: "The body is larger than 64 KiB",
+    415: "The Content-Type is not application/json",
+    422: "Fields to fix, by dotted path (patient.phone, screening.phq9.3)",
+    503: "A dependency is unavailable: try again shortly",
+}
+
+
+def _paths() -> dict[str, Any]:
+    auth_errors = {401: "No bearer token", 403: "The token is forged, malformed or expired"}
+    return {
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness",
+                "responses": {"200": _json("Health", "The API is up")},
+            }
+        },
+        "/intake": {
+            "post": {
+                "operationId": "submitIntake",
+                "summary": "Submit the intake form",
+                "description": "Stores the intake, queues the insurance check, alerts intake staff and, when the "
+                "screen shows risk, opens a crisis case and answers with crisis resources.",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "One per form: a retry with the same key and body answers the same "
+                        "intake_id; the same key with another body is a 409. Kept 24 hours.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+                    }
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("IntakeRequest")}}},
+                "responses": {
+                    "201": _json("IntakeAccepted", "Stored (or the same key and body again)"),
+                    **_errors({409: "The Idempotency-Key was used with another body", **_BODY_ERRORS}),
+                },
+            }
+        },
+        "/crisis": {
+            "post": {
+                "operationId": "requestHelp",
+                "summary": "I need help now",
+                "description": "Opens a crisis case (or adds to the person's open case); on-call staff are "
+                "paged. Every answer carries the crisis resources.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("CrisisRequest")}}},
+                "responses": {
+                    "201": _json("CrisisAccepted", "The care team has been alerted"),
+                    **_errors(_BODY_ERRORS, "CrisisErrorBody"),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+        "/staff/me": {
+            "get": {
+                "operationId": "staffMe",
+                "summary": "Who is signed in",
+                "security": [{"staffBearer": []}],
+                "responses": {"200": _json("StaffMe", "The signed-in staff member"), **_errors(auth_errors)},
+            }
+        },
+        "/staff/intakes/{intake_id}": {
+            "get": {
+                "operationId": "staffIntake",
+                "summary": "An intake with its scores (staff only)",
+                "security": [{"staffBearer": []}],
+                "parameters": [{"name": "intake_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json("StaffIntake", "The intake"),
+                    **_errors({**auth_errors, 404: "No such intake", 503: "Try again shortly"}),
+                },
+            }
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built on the first call, then cached for the container)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Intake, crisis and staff routes of the virtual IOP backend.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {
+                "staffBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Cognito ID token in AWS; `iop staff token` on the local stack",
+                }
+            },
+        },
+    }

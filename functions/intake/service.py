@@ -1,0 +1,632 @@
+"""Intake workflow service: what POST /intake, POST /crisis and the staff view do.
+
+The domain side builds every item a request writes (pure: :func:`build_intake_write`,
+:func:`build_case_write`, :func:`build_signal_write`); the :class:`IntakeStore` port writes them in
+one DynamoDB transaction each; :class:`DynamoIntakeStore` is its adapter (PynamoDB). The handler
+relays the outbox events a write returns (``functions.core.outbox``).
+
+Items (``pk`` / ``sk``):
+
+- intakes table: ``PATIENT#<patient_id>`` / ``PROFILE`` (who, how to reach them, preferences),
+  ``INTAKE#<intake_id>`` / ``INTAKE`` (answers, scores, flags, consent), ``IDEM#<sha256 of the
+  Idempotency-Key>`` / ``IDEM`` (24 h TTL), ``OUTBOX#<event_id>`` / ``EVENT`` (the outbox).
+- crisis table: ``CASE#<case_id>`` / ``CASE`` (with ``due_shard``/``due_at``: the escalation
+  sweep pages even if the queue never gets the message), ``CASE#<case_id>`` / ``SIGNAL#<id>``
+  (another "I need help now" for an open case), ``OPEN#<intake_id or E.164 phone>`` / ``OPEN``
+  (which case is open for that person: a second request adds a signal instead of a second case).
+
+Decisions where the contract is silent:
+
+- A retry with the same key and body answers what the first request answered (the same
+  ``intake_id`` and, when the screen showed risk, the crisis resources) and writes nothing.
+- The idempotency record is written in the intake's own transaction with the condition "no
+  live record for this key", so two racing requests cannot both store an intake; the loser
+  reads the winner's record and answers 201-same or 409.
+- A new patient item per intake: matching a returning patient is a staff decision, not an
+  automatic merge of health records.
+- POST /crisis: an unknown ``intake_id`` with a phone number still opens a case on the phone;
+  without one it is a 422 (with the crisis resources). A case counts as open until its status is
+  ``resolved``; an open case gets a signal, a resolved one is replaced by a new case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from functions.core import ids
+from functions.core.clock import iso
+from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.models import CrisisItem, IntakeItem
+from functions.core.outbox import OutboxEvent
+from functions.intake import scores as scoring
+from functions.intake.schema import INTAKE_ID_PATTERN, CrisisRequest, IntakeRequest
+
+#: Version of the consent text the website shows (web/): stored with every consent.
+CONSENT_TEXT_VERSION = "2026-03-01"
+IDEMPOTENCY_TTL = timedelta(hours=24)
+CRISIS_DUE_SHARD = "DUE#0"
+PATIENT_SK, INTAKE_SK, IDEM_SK = "PROFILE", "INTAKE", "IDEM"
+CASE_SK, OPEN_SK = "CASE", "OPEN"
+
+NewId = Callable[[str], str]
+
+
+class IdempotencyConflict(ConflictError):
+    """The Idempotency-Key was already used with a different body (409)."""
+
+
+class KeyTaken(ConflictError):
+    """The idempotency record appeared between our read and our write (a racing request)."""
+
+
+class UnknownIntake(NotFoundError):
+    """POST /crisis named an intake that does not exist and gave no phone number."""
+
+
+# --- digests ----------------------------------------------------------------------------------
+
+
+def canonical_json(data: object) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def body_digest(data: object) -> str:
+    """SHA-256 of the decoded body in canonical form (key order and spacing do not matter)."""
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicConfig:
+    clinic_name: str
+    intake_staff_email: str
+    public_base_url: str
+
+    @classmethod
+    def from_settings(cls) -> ClinicConfig:
+        from functions.core.settings import get_settings
+
+        settings = get_settings()
+        return cls(settings.clinic_name, settings.intake_staff_email, settings.public_base_url)
+
+
+def staff_link(config: ClinicConfig, intake_id: str) -> str:
+    return f"{config.public_base_url.rstrip('/')}/staff/intakes/{intake_id}"
+
+
+def staff_email(config: ClinicConfig, intake_id: str) -> tuple[str, str]:
+    """Subject and text of the intake staff email: minimum necessary (no name, score or
+    diagnosis; the details sit behind staff sign-in)."""
+    name = " ".join(config.clinic_name.split()) or "Clinic"
+    subject = f"[{name}] New intake received"
+    text = (
+        "A new intake form was received.\n\n"
+        f"Intake: {intake_id}\n"
+        f"Review it (staff sign-in required): {staff_link(config, intake_id)}\n"
+    )
+    return subject, text
+
+
+# --- what a submission writes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    intake_id: str
+    body_sha256: str
+    shows_risk: bool
+
+
+@dataclass(frozen=True)
+class IntakeWrite:
+    """Every item one intake submission writes, in one transaction."""
+
+    intake_id: str
+    patient_id: str
+    case_id: str | None
+    shows_risk: bool
+    patient: IntakeItem
+    intake: IntakeItem
+    idempotency: IntakeItem | None
+    case: CrisisItem | None
+    open_marker: CrisisItem | None
+    events: tuple[OutboxEvent, ...]
+
+
+def _idempotency_item(key_hash: str, body_hash: str, intake_id: str, shows_risk: bool, now: datetime) -> IntakeItem:
+    return IntakeItem(
+        f"IDEM#{key_hash}",
+        IDEM_SK,
+        kind="idempotency",
+        data={"body_sha256": body_hash, "intake_id": intake_id, "shows_risk": shows_risk},
+        created_at=iso(now),
+        expires_at=now.astimezone(UTC) + IDEMPOTENCY_TTL,
+    )
+
+
+def _crisis_event(case_id: str, event_type: str, now: datetime, new_id: NewId) -> OutboxEvent:
+    event_id = new_id("evt")
+    body = {"case_id": case_id, "type": event_type, "event_id": event_id}
+    return OutboxEvent.queue_message("crisis", body, event_id=event_id, at=now)
+
+
+def _case_item(case_id: str, data: dict[str, Any], now: datetime) -> CrisisItem:
+    return CrisisItem(
+        f"CASE#{case_id}",
+        CASE_SK,
+        kind="case",
+        data={"case_id": case_id, **data, "status": "open", "opened_at": iso(now)},
+        created_at=iso(now),
+        due_shard=CRISIS_DUE_SHARD,
+        due_at=iso(now),
+    )
+
+
+def _open_marker(subject: str, case_id: str, now: datetime, version: int) -> CrisisItem:
+    return CrisisItem(
+        f"OPEN#{subject}", OPEN_SK, kind="open_case", data={"case_id": case_id}, created_at=iso(now), version=version
+    )
+
+
+def build_intake_write(
+    request: IntakeRequest,
+    *,
+    now: datetime,
+    body_hash: str,
+    key_hash: str | None,
+    config: ClinicConfig,
+    new_id: NewId = ids.new_id,
+) -> IntakeWrite:
+    """The items of one submission (nothing is written here)."""
+    result = scoring.score(request.screening)
+    risky = scoring.shows_risk(result)
+    urgency = scoring.urgency(result)
+    intake_id, patient_id = new_id("itk"), new_id("pat")
+    case_id = new_id("cas") if risky else None
+    at = iso(now)
+    form = request.model_dump(mode="json")
+
+    patient = IntakeItem(
+        f"PATIENT#{patient_id}",
+        PATIENT_SK,
+        kind="patient",
+        data={
+            "patient_id": patient_id,
+            **form["patient"],
+            "preferences": form["preferences"],
+            "contact_consent": {"sms": request.consent.sms, "email": request.consent.email},
+            "intake_ids": [intake_id],
+        },
+        created_at=at,
+    )
+    intake = IntakeItem(
+        f"INTAKE#{intake_id}",
+        INTAKE_SK,
+        kind="intake",
+        data={
+            "intake_id": intake_id,
+            "patient_id": patient_id,
+            "status": "received",
+            "answers": {
+                "current_location": form["current_location"],
+                "emergency_contact": form["emergency_contact"],
+                "insurance": form["insurance"],
+                "screening": form["screening"],
+                "preferences": form["preferences"],
+            },
+            "current_address": request.current_address().model_dump(mode="json"),
+            "scores": dict(result.to_dict()),
+            "flags": scoring.level_of_care_flags(result),
+            "urgency": urgency,
+            "shows_risk": risky,
+            "crisis_case_id": case_id,
+            "consent": {**form["consent"], "accepted_at": at, "text_version": CONSENT_TEXT_VERSION},
+        },
+        created_at=at,
+    )
+
+    events: list[OutboxEvent] = []
+    case = marker = None
+    if case_id is not None:
+        case = _case_item(case_id, {"intake_id": intake_id, "urgency": urgency or "same_day", "source": "intake"}, now)
+        marker = _open_marker(intake_id, case_id, now, version=1)
+        events.append(_crisis_event(case_id, "case_opened", now, new_id))
+    if request.insurance is not None:
+        event_id = new_id("evt")
+        events.append(OutboxEvent.queue_message("insurance", {"intake_id": intake_id}, event_id=event_id, at=now))
+    subject, text = staff_email(config, intake_id)
+    events.append(OutboxEvent.email(config.intake_staff_email, subject, text, event_id=new_id("evt"), at=now))
+
+    idem = _idempotency_item(key_hash, body_hash, intake_id, risky, now) if key_hash else None
+    return IntakeWrite(intake_id, patient_id, case_id, risky, patient, intake, idem, case, marker, tuple(events))
+
+
+@dataclass(frozen=True)
+class CaseWrite:
+    """A new crisis case: the case, its open marker (replacing ``previous_version``), an event."""
+
+    case_id: str
+    case: CrisisItem
+    open_marker: CrisisItem
+    previous_marker_version: int | None
+    events: tuple[OutboxEvent, ...]
+
+
+@dataclass(frozen=True)
+class SignalWrite:
+    """Another request for help on an open case: a signal item and an event."""
+
+    case_id: str
+    signal: CrisisItem
+    events: tuple[OutboxEvent, ...]
+
+
+def _crisis_details(request: CrisisRequest, intake_id: str | None) -> dict[str, Any]:
+    return {"intake_id": intake_id, "phone": request.phone, "message": request.message}
+
+
+def build_case_write(
+    request: CrisisRequest,
+    subject: str,
+    intake_id: str | None,
+    *,
+    now: datetime,
+    previous_marker_version: int | None,
+    new_id: NewId = ids.new_id,
+) -> CaseWrite:
+    case_id = new_id("cas")
+    data = {**_crisis_details(request, intake_id), "urgency": "urgent", "source": "web"}
+    version = (previous_marker_version or 0) + 1
+    return CaseWrite(
+        case_id,
+        _case_item(case_id, data, now),
+        _open_marker(subject, case_id, now, version),
+        previous_marker_version,
+        (_crisis_event(case_id, "case_opened", now, new_id),),
+    )
+
+
+def build_signal_write(
+    request: CrisisRequest, case_id: str, intake_id: str | None, *, now: datetime, new_id: NewId = ids.new_id
+) -> SignalWrite:
+    signal_id = new_id("sig")
+    signal = CrisisItem(
+        f"CASE#{case_id}",
+        f"SIGNAL#{signal_id}",
+        kind="signal",
+        data={"signal_id": signal_id, **_crisis_details(request, intake_id), "source": "web"},
+        created_at=iso(now),
+    )
+    return SignalWrite(case_id, signal, (_crisis_event(case_id, "signal_added", now, new_id),))
+
+
+# --- the store port ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenMarker:
+    case_id: str
+    version: int
+
+
+class IntakeStore(Protocol):
+    def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:
+        """The live (unexpired) record for a key, read consistently."""
+        ...
+
+    def create_intake(self, write: IntakeWrite, now: datetime) -> None:
+        """Write everything in one transaction; KeyTaken if a live record for the key exists."""
+        ...
+
+    def get_item(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+        """``{"data": ..., "created_at": ..., ...}`` of one item, or None."""
+        ...
+
+    def get_open_marker(self, subject: str) -> OpenMarker | None: ...
+
+    def open_case(self, write: CaseWrite) -> None:
+        """One transaction; ConflictError when the open marker changed since it was read."""
+        ...
+
+    def add_signal(self, write: SignalWrite) -> None:
+        """One transaction; NotFoundError when the case does not exist."""
+        ...
+
+
+# --- use cases --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submitted:
+    intake_id: str
+    shows_risk: bool
+    replayed: bool  # an earlier request with this key stored it: nothing was written now
+    events: tuple[OutboxEvent, ...] = ()
+
+
+def _answer_replay(record: IdempotencyRecord, body_hash: str) -> Submitted:
+    if record.body_sha256 != body_hash:
+        raise IdempotencyConflict("idempotency key reused with another body")
+    return Submitted(record.intake_id, record.shows_risk, replayed=True)
+
+
+def submit_intake(
+    request: IntakeRequest,
+    *,
+    now: datetime,
+    body_hash: str,
+    idempotency_key: str | None = None,
+    store: IntakeStore | None = None,
+    config: ClinicConfig | None = None,
+    new_id: NewId = ids.new_id,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submitted:
+    """Store one intake (patient, intake, idempotency record, crisis case, outbox events) in one
+    transaction. Raises IdempotencyConflict (409) for a key reused with another body."""
+    store = store or DynamoIntakeStore()
+    key_hash = key_digest(idempotency_key) if idempotency_key else None
+    if key_hash is not None:
+        existing = store.get_idempotency(key_hash, now)
+        if existing is not None:
+            return _answer_replay(existing, body_hash)
+    write = build_intake_write(
+        request,
+        now=now,
+        body_hash=body_hash,
+        key_hash=key_hash,
+        config=config or ClinicConfig.from_settings(),
+        new_id=new_id,
+    )
+    try:
+        store.create_intake(write, now)
+    except KeyTaken:
+        if key_hash is None:  # only a write with a key can lose this race
+            raise
+        # A request with the same key won the race: answer what it answered, once it is readable.
+        for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
+            sleep(delay)
+            existing = store.get_idempotency(key_hash, now)
+            if existing is not None:
+                return _answer_replay(existing, body_hash)
+        raise RetryableError("idempotency record not readable yet") from None
+    return Submitted(write.intake_id, write.shows_risk, replayed=False, events=write.events)
+
+
+@dataclass(frozen=True)
+class CrisisOpened:
+    case_id: str
+    signal_added: bool  # True: the person's open case got a signal instead of a second case
+    events: tuple[OutboxEvent, ...]
+
+
+def _is_intake_id(value: str) -> bool:
+    return re.fullmatch(INTAKE_ID_PATTERN, value) is not None
+
+
+def open_crisis(
+    request: CrisisRequest, *, now: datetime, store: IntakeStore | None = None, new_id: NewId = ids.new_id
+) -> CrisisOpened:
+    """Open a crisis case for the person (or add a signal to their open case), durably."""
+    store = store or DynamoIntakeStore()
+    intake_id = request.intake_id
+    if intake_id is not None and store.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK) is None:
+        if request.phone is None:
+            raise UnknownIntake("crisis request for an unknown intake")
+        intake_id = None  # still reach the person on the number they gave
+    subject = intake_id or request.phone
+    if subject is None:  # the schema requires intake_id or phone
+        raise UnknownIntake("crisis request without an intake or a phone")
+    for _ in range(3):
+        marker = store.get_open_marker(subject)
+        if marker is not None:
+            case = store.get_item("crisis", f"CASE#{marker.case_id}", CASE_SK)
+            if case is not None and (case.get("data") or {}).get("status", "open") != "resolved":
+                signal = build_signal_write(request, marker.case_id, intake_id, now=now, new_id=new_id)
+                try:
+                    store.add_signal(signal)
+                except NotFoundError:
+                    continue
+                return CrisisOpened(marker.case_id, True, signal.events)
+        write = build_case_write(
+            request,
+            subject,
+            intake_id,
+            now=now,
+            previous_marker_version=marker.version if marker else None,
+            new_id=new_id,
+        )
+        try:
+            store.open_case(write)
+        except ConflictError:
+            continue  # another request opened a case for this person meanwhile: signal it
+        return CrisisOpened(write.case_id, False, write.events)
+    raise RetryableError("crisis case kept changing")
+
+
+def staff_view(intake_id: str, store: IntakeStore | None = None) -> dict[str, Any]:
+    """The intake as staff see it (contract: scores, eligibility, ...). NotFoundError if unknown."""
+    if not _is_intake_id(intake_id):
+        raise NotFoundError("no such intake")
+    store = store or DynamoIntakeStore()
+    found = store.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK)
+    if found is None:
+        raise NotFoundError("no such intake")
+    intake: dict[str, Any] = found.get("data") or {}
+    patient_item = store.get_item("intakes", f"PATIENT#{intake.get('patient_id')}", PATIENT_SK)
+    patient: dict[str, Any] = dict((patient_item or {}).get("data") or {})
+    eligibility_item = store.get_item("eligibility", f"INTAKE#{intake_id}", "SUMMARY")
+    eligibility: dict[str, Any] | None = None
+    if eligibility_item is not None:
+        eligibility = dict(eligibility_item.get("data") or {})
+        eligibility.setdefault("status", eligibility_item.get("status"))
+        eligibility["updated_at"] = eligibility_item.get("updated_at")
+    answers: dict[str, Any] = intake.get("answers") or {}
+    contact = {
+        key: patient.get(key)
+        for key in ("first_name", "last_name", "date_of_birth", "email", "phone", "timezone", "address")
+    }
+    return {
+        "intake_id": intake_id,
+        "patient_id": intake.get("patient_id"),
+        "status": intake.get("status", "received"),
+        "created_at": found.get("created_at"),
+        "patient": contact,
+        "current_location": answers.get("current_location"),
+        "current_address": intake.get("current_address"),
+        "emergency_contact": answers.get("emergency_contact"),
+        "insurance": answers.get("insurance"),
+        "screening": answers.get("screening"),
+        "preferences": answers.get("preferences"),
+        "consent": intake.get("consent"),
+        "scores": intake.get("scores"),
+        "flags": intake.get("flags", []),
+        "urgency": intake.get("urgency"),
+        "crisis_case_id": intake.get("crisis_case_id"),
+        "eligibility": eligibility,
+    }
+
+
+# --- adapter: DynamoDB through PynamoDB -------------------------------------------------------
+
+
+class DynamoIntakeStore:
+    """:class:`IntakeStore` on the intakes, crisis and eligibility tables."""
+
+    def __init__(self) -> None:
+        from functions.core.models import bind_models
+
+        bind_models()
+
+    def _model(self, table: str) -> Any:
+        from functions.core.models import EligibilityItem
+
+        return {"intakes": IntakeItem, "crisis": CrisisItem, "eligibility": EligibilityItem}[table]
+
+    def get_item(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+        from pynamodb.exceptions import DoesNotExist
+
+        from functions.core.aws import aws_errors
+
+        model = self._model(table)
+        with aws_errors("dynamodb", "GetItem"):
+            try:
+                item = model.get(pk, sk, consistent_read=True)
+            except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
+                return None
+        return {name: getattr(item, name) for name in model.get_attributes()}
+
+    def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:
+        found = self.get_item("intakes", f"IDEM#{key_hash}", IDEM_SK)
+        if found is None:
+            return None
+        expires = found.get("expires_at")
+        if isinstance(expires, datetime) and expires <= now:
+            return None  # expired; DynamoDB's TTL deletes it later
+        data = found.get("data") or {}
+        return IdempotencyRecord(str(data["intake_id"]), str(data["body_sha256"]), bool(data.get("shows_risk")))
+
+    def _transact(self, checks: list[tuple[Any, str, str, Any]], puts: list[tuple[Any, Any]]) -> list[str | None]:
+        """Run one TransactWriteItems; returns [] on success, else the cancellation reason codes
+        in request order (condition checks first, then puts)."""
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        from functions.core.errors import map_client_error
+
+        connection = IntakeItem._get_connection().connection
+        try:
+            with TransactWrite(connection=connection) as tx:
+                for model, pk, sk, condition in checks:
+                    tx.condition_check(model, pk, sk, condition=condition)
+                for item, condition in puts:
+                    tx.save(item, condition=condition)
+        except TransactWriteError as exc:
+            code = exc.cause_response_code or ""
+            if code == "TransactionCanceledException":
+                return [reason.code if reason is not None else None for reason in exc.cancellation_reasons]
+            if code:
+                raise map_client_error("dynamodb", "TransactWriteItems", code) from None
+            raise RetryableError(f"dynamodb.TransactWriteItems failed: {type(exc.cause).__name__}") from None
+        return []
+
+    def create_intake(self, write: IntakeWrite, now: datetime) -> None:
+        new = IntakeItem.pk.does_not_exist()
+        puts: list[tuple[Any, Any]] = [(write.patient, new), (write.intake, new)]
+        if write.idempotency is not None:
+            live = IntakeItem.pk.does_not_exist() | (IntakeItem.expires_at <= now.astimezone(UTC))
+            puts.append((write.idempotency, live))
+        if write.case is not None and write.open_marker is not None:
+            puts += [(write.case, CrisisItem.pk.does_not_exist()), (write.open_marker, CrisisItem.pk.does_not_exist())]
+        puts += [(event.to_item(), new) for event in write.events]
+        reasons = self._transact([], puts)
+        if not reasons:
+            return
+        if write.idempotency is not None and reasons[2] in ("ConditionalCheckFailed", "TransactionConflict"):
+            raise KeyTaken("idempotency key taken")
+        raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
+
+    def get_open_marker(self, subject: str) -> OpenMarker | None:
+        found = self.get_item("crisis", f"OPEN#{subject}", OPEN_SK)
+        if found is None:
+            return None
+        return OpenMarker(str((found.get("data") or {}).get("case_id")), int(found.get("version") or 0))
+
+    def open_case(self, write: CaseWrite) -> None:
+        marker_condition: Any = (
+            CrisisItem.pk.does_not_exist()
+            if write.previous_marker_version is None
+            else CrisisItem.version == write.previous_marker_version
+        )
+        puts: list[tuple[Any, Any]] = [
+            (write.open_marker, marker_condition),
+            (write.case, CrisisItem.pk.does_not_exist()),
+            *((event.to_item(), IntakeItem.pk.does_not_exist()) for event in write.events),
+        ]
+        reasons = self._transact([], puts)
+        if not reasons:
+            return
+        if reasons[0] in ("ConditionalCheckFailed", "TransactionConflict"):
+            raise ConflictError("open case marker changed")
+        raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
+
+    def add_signal(self, write: SignalWrite) -> None:
+        checks = [(CrisisItem, f"CASE#{write.case_id}", CASE_SK, CrisisItem.pk.exists())]
+        puts: list[tuple[Any, Any]] = [
+            (write.signal, CrisisItem.pk.does_not_exist()),
+            *((event.to_item(), IntakeItem.pk.does_not_exist()) for event in write.events),
+        ]
+        reasons = self._transact(checks, puts)
+        if not reasons:
+            return
+        if reasons[0] == "ConditionalCheckFailed":
+            raise NotFoundError("crisis case not found")
+        raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
+
+
+__all__ = [
+    "CONSENT_TEXT_VERSION",
+    "ClinicConfig",
+    "CrisisOpened",
+    "DomainError",
+    "DynamoIntakeStore",
+    "IdempotencyConflict",
+    "IntakeStore",
+    "Submitted",
+    "UnknownIntake",
+    "open_crisis",
+    "staff_view",
+    "submit_intake",
+]
