@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from chalice.app import Blueprint, Response
 
 from functions.core.auth import staff_identity
-from functions.core.http import json_response, mapped_errors, staff_authorizer
+from functions.core.http import SECURITY_HEADERS, cors_headers, json_response, mapped_errors, staff_authorizer
 
 bp = Blueprint(__name__)
+
+
+@bp.middleware("http")
+def security_and_cors_headers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Every API response, errors included, carries the security headers and CORS for allowed origins."""
+    response = get_response(event)
+    headers = response.headers if response.headers is not None else {}
+    for key, value in {**SECURITY_HEADERS, **cors_headers(event.headers)}.items():
+        if key != "Content-Type":
+            headers.setdefault(key, value)
+    response.headers = headers
+    return response
 
 
 @bp.route("/health", methods=["GET"])

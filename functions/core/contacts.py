@@ -5,11 +5,12 @@ STOP words set it at once; START / UNSTOP clear it. A missing record means "not 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
-from functions.core.clock import iso
+from functions.core.aws import aws_errors
+from functions.core.errors import ConflictError
 from functions.core.models import ContactItem, bind_models
 
 
@@ -26,6 +27,19 @@ def sms_opted_out(phone: str) -> bool:
     return bool(item.opted_out)
 
 
-def set_sms_opt_out(phone: str, opted_out: bool, at: datetime) -> None:
+def set_sms_opt_out(phone: str, opted_out: bool, at: datetime) -> bool:
+    """Record the patient's word at time ``at`` (when they sent it); an older word never wins.
+
+    SQS neither keeps order nor delivers once, so a START retried after a later STOP must not
+    opt the patient back in: the write is conditional on the stored word being older.
+    Returns False when a newer word was already stored.
+    """
     bind_models()
-    ContactItem(_key(phone), "STATE", kind="sms_state", opted_out=opted_out, updated_at=iso(at)).save()
+    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    item = ContactItem(_key(phone), "STATE", kind="sms_state", opted_out=opted_out, updated_at=stamp)
+    try:
+        with aws_errors("dynamodb", "PutItem"):
+            item.save(condition=ContactItem.updated_at.does_not_exist() | (ContactItem.updated_at <= stamp))
+    except ConflictError:
+        return False
+    return True

@@ -20,7 +20,8 @@ PHI_KEYS = frozenset(
         "to", "from", "sender", "recipient", "email", "address", "line1", "line2", "city",
         "postal_code", "zip", "date_of_birth", "dob", "member_id", "group_number", "body",
         "text", "message_body", "subject", "emergency_contact", "current_location", "answers",
-        "screening", "scores", "diagnosis", "notes", "note",
+        "screening", "scores", "diagnosis", "notes", "note", "origination_number", "destination_number",
+        "message_keyword", "phone_number", "member", "subscriber", "payer_response", "raw",
     }
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -40,8 +41,15 @@ def scrub_text(text: str) -> str:
     return _PHONE.sub("[phone]", text)
 
 
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _normal_key(key: str) -> str:
+    return _CAMEL.sub("_", key).lower().replace("-", "_")
+
+
 def scrub(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in PHI_KEYS:
+    if key is not None and _normal_key(key) in PHI_KEYS:
         return REDACTED
     if isinstance(value, str):
         return scrub_text(value)

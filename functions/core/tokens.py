@@ -46,6 +46,8 @@ def sign(key: str, purpose: str, claims: dict[str, Any], *, now: datetime, ttl_s
 
 
 def verify(key: str, token: str, purpose: str, *, now: datetime) -> dict[str, Any]:
+    if not token.isascii():
+        raise TokenError("malformed token")
     payload, dot, mac = token.strip().partition(".")
     if not dot or not payload or not mac:
         raise TokenError("malformed token")

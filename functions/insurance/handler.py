@@ -22,7 +22,7 @@ def _handle(record: SQSRecord) -> None:
     if not isinstance(intake_id, str) or not intake_id:
         raise PoisonMessage("insurance check without intake_id")
     created = service.record_check_requested(intake_id, now())
-    logger.info("insurance check recorded", extra={"intake_id": intake_id, "created": created})
+    logger.info("insurance check recorded", extra={"intake_id": intake_id, "new_check": created})
 
 
 @bp.lambda_function(name="check_insurance")
