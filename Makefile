@@ -65,7 +65,7 @@ cfn-lint: package
 	$(VENV)/bin/cfn-lint build/template.json
 
 checkov: package $(TOOLS_STAMP)
-	$(TOOLS)/bin/checkov -f build/template.json --framework cloudformation --quiet --compact
+	$(TOOLS)/bin/checkov -f build/template.json --framework cloudformation --quiet --compact --skip-download
 
 test: $(STAMP) chromium node_modules/.installed $(TOOLS_STAMP)
 	$(MAKE) --no-print-directory lint template-check

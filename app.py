@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
+from functions.crisis.routes import bp as crisis_routes_bp
 from functions.insurance.handler import bp as insurance_bp
 from functions.intake.handler import bp as intake_bp
 from functions.reminders.handler import bp as reminders_bp
@@ -14,3 +15,4 @@ app.register_blueprint(intake_bp)
 app.register_blueprint(insurance_bp)
 app.register_blueprint(reminders_bp)
 app.register_blueprint(crisis_bp)
+app.register_blueprint(crisis_routes_bp)

@@ -66,6 +66,7 @@ MAX_RECEIVE_COUNT = 5
 RW = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
       "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"]
 RO = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
+OUTBOX_RELAY = [*RO, "dynamodb:DeleteItem"]  # read + delete relayed outbox events
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "api_handler": {
@@ -79,7 +80,9 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "logical": "CheckInsurance", "policy": "policy-check-insurance.json",
         "tables": {"EligibilityTable": RW, "IntakesTable": RO},
         "send": ["InsuranceChecksQueue"], "consume": "InsuranceChecksQueue",
-        "sms": False, "email": True, "secrets": ["SigningSecret", "EligibilityApiSecret"], "schedules": [],
+        "sms": False, "email": True, "secrets": ["SigningSecret", "EligibilityApiSecret"],
+        # Daily; the handler acts only on the 1st of the month (monthly re-check of active coverage).
+        "schedules": [("EligibilityRecheckSchedule", "rate(1 day)")],
     },
     "dispatch_reminders": {
         "logical": "DispatchReminders", "policy": "policy-dispatch-reminders.json",
@@ -95,8 +98,10 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     },
     "escalate_crisis": {
         "logical": "EscalateCrisis", "policy": "policy-escalate-crisis.json",
-        "tables": {"CrisisTable": RW, "IntakesTable": RO, "ContactsTable": RO},
-        "send": ["CrisisEventsQueue"], "consume": "CrisisEventsQueue", "sms": True, "email": True,
+        # IntakesTable: the outbox sweep (Query on the outbox index, DeleteItem once relayed).
+        "tables": {"CrisisTable": RW, "IntakesTable": OUTBOX_RELAY, "ContactsTable": RO},
+        "send": ["CrisisEventsQueue", "InsuranceChecksQueue"], "consume": "CrisisEventsQueue", "sms": True,
+        "email": True,
         "secrets": ["SigningSecret"],
         # The safety net for escalation timers: a sweep over the crisis table's due index.
         "schedules": [("EscalationSweepSchedule", "rate(1 minute)")],
@@ -140,6 +145,11 @@ def function_env() -> dict[str, Any]:
     for logical, spec in QUEUES.items():
         env[spec["env"]] = ref(logical)
     return env
+
+
+# Signed links in crisis alerts point at the API. Not given to the API function itself: its URL
+# depends on the RestAPI, which depends on the API function (a cycle), and it sends no alerts.
+API_BASE_URL = sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api")
 
 
 def table_resource(logical: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -244,6 +254,51 @@ def policy_statements(spec: dict[str, Any], *, for_file: bool) -> list[dict[str,
     return statements
 
 
+# API Gateway access log: one JSON line per request, joined to the function's logs by requestId.
+# No client IP, user agent, path parameters or query strings: patients' IP addresses are HIPAA
+# identifiers and acknowledgement links carry signed tokens; the route template is enough.
+API_ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTimeEpoch", "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath", "status": "$context.status", "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength", "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency", "integrationStatus": "$context.integrationStatus",
+    "errorType": "$context.error.responseType", "authorizerError": "$context.authorizer.error",
+}, separators=(",", ":"))
+
+
+def api_resources() -> dict[str, Any]:
+    """Access logging for chalice's RestAPI (merged into its properties) and what it needs.
+
+    API Gateway writes access logs through a regional, account-wide CloudWatch Logs role
+    (``AWS::ApiGateway::Account``); both are retained on stack deletion so other APIs in the
+    account that log through the same setting keep working.
+    """
+    return {
+        "ApiAccessLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": sub(f"/aws/apigateway/{APP}-${{Stage}}-access"),
+            "RetentionInDays": ref("LogRetentionDays"), "KmsKeyId": arn("DataKey")}},
+        "ApiGatewayCloudWatchRole": {
+            "Type": "AWS::IAM::Role", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}}]},
+                "ManagedPolicyArns": [
+                    sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")]}},
+        "ApiGatewayAccount": {
+            "Type": "AWS::ApiGateway::Account", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": {"CloudWatchRoleArn": arn("ApiGatewayCloudWatchRole")}},
+        "RestAPI": {  # chalice's API: deep-merged into the resource chalice generates
+            "DependsOn": ["ApiGatewayAccount"],
+            "Properties": {
+                "AccessLogSetting": {"DestinationArn": arn("ApiAccessLogGroup"), "Format": API_ACCESS_LOG_FORMAT},
+                "CacheClusterEnabled": False, "TracingEnabled": False},
+            "Metadata": {"checkov": {"skip": CHECKOV_API_SKIPS}}},
+    }
+
+
 def merge_template() -> dict[str, Any]:
     resources: dict[str, Any] = {}
     resources["DataKey"] = {
@@ -313,6 +368,7 @@ def merge_template() -> dict[str, Any]:
         "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         "PreventUserExistenceErrors": "ENABLED", "AccessTokenValidity": 60, "IdTokenValidity": 60,
         "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes"}}}
+    resources.update(api_resources())
 
     env = function_env()
     for name, spec in FUNCTIONS.items():
@@ -325,7 +381,8 @@ def merge_template() -> dict[str, Any]:
                 "MaximumBatchingWindowInSeconds": 0, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}
         for rule, expression in spec["schedules"]:
             events[rule] = {"Type": "Schedule", "Properties": {"Schedule": expression, "Enabled": True}}
-        props: dict[str, Any] = {"Environment": {"Variables": env}, "KmsKeyArn": arn("DataKey")}
+        variables = env if logical == "APIHandler" else {**env, "IOP_API_BASE_URL": API_BASE_URL}
+        props: dict[str, Any] = {"Environment": {"Variables": variables}, "KmsKeyArn": arn("DataKey")}
         if events:
             props["Events"] = events
         resources[logical] = {"Properties": props, "Metadata": {"checkov": {"skip": CHECKOV_FUNCTION_SKIPS}}}
@@ -355,6 +412,18 @@ CHECKOV_FUNCTION_SKIPS = [
     {"id": "CKV_AWS_116", "comment": "Failures are kept by the SQS dead-letter queues of the event sources "
                                      "(redrive after 5 receives, alarmed); API and schedule invocations are "
                                      "synchronous or retried by the next run."},
+]
+
+
+CHECKOV_API_SKIPS = [
+    {"id": "CKV_AWS_120", "comment": "Caching stays off: every response is either a write (POST /intake, "
+                                     "/crisis, acknowledgements) or staff PHI behind the authorizer; an API "
+                                     "cache is not keyed by the Authorization header and would serve one "
+                                     "caller's PHI to another and keep it outside the tables' KMS key."},
+    {"id": "CKV_AWS_73", "comment": "X-Ray stays off (chalice config xray: false): API Gateway segments record "
+                                    "client IPs and full URLs (signed acknowledgement tokens) outside the "
+                                    "stage's KMS-encrypted logs; latency and errors come from the access log "
+                                    "(integrationLatency, status) and Lambda/API Gateway metrics."},
 ]
 
 

@@ -41,7 +41,7 @@ FUNCTION_NAMES = {
 }
 SKIPPED_TYPES = {
     "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
-    "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::KMS::Alias",
+    "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::KMS::Alias", "AWS::ApiGateway::Account",
 }
 
 

@@ -42,6 +42,8 @@ _OPTIONAL = {
     "sms_origination_number": "IOP_SMS_ORIGINATION_NUMBER",
     "allowed_origins": "IOP_ALLOWED_ORIGINS",
     "ses_configuration_set": "IOP_SES_CONFIGURATION_SET",
+    "api_base_url": "IOP_API_BASE_URL",
+    "eligibility_secret_id": "IOP_ELIGIBILITY_SECRET_ID",
 }
 
 
@@ -69,6 +71,8 @@ class Settings:
     sms_origination_number: str | None = None
     allowed_origins: tuple[str, ...] = ()
     ses_configuration_set: str | None = None
+    api_base_url: str | None = None  # the API's public URL (signed links in alerts point here)
+    eligibility_secret_id: str | None = None  # {"base_url", "api_key"} of the eligibility API
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

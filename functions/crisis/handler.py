@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from chalice import Blueprint
+from chalice.app import Blueprint
 
+from functions.core import outbox
 from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
+from functions.core.errors import DomainError
 from functions.core.log import get_logger
 from functions.crisis import service
 
 bp = Blueprint(__name__)
 logger = get_logger("escalate_crisis")
-EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due"})
+EVENT_TYPES = service.EVENT_TYPES  # case_opened, signal_added, ack_due, acknowledged
 
 
 def _handle(record: SQSRecord) -> None:
@@ -22,9 +24,10 @@ def _handle(record: SQSRecord) -> None:
     case_id, event_type = body.get("case_id"), body.get("type")
     if not isinstance(case_id, str) or not case_id or event_type not in EVENT_TYPES:
         raise PoisonMessage("crisis event without case_id or with an unknown type")
-    event_id = str(body.get("event_id") or record.message_id)
-    added = service.record_timeline_event(case_id, str(event_type), event_id, now())
-    logger.info("crisis event recorded", extra={"case_id": case_id, "type": event_type, "added": added})
+    receives = int(record.attributes.approximate_receive_count or 1)
+    outcome = service.handle_event(body, receive_count=receives, at=now())
+    extra = {"case_id": case_id, "type": event_type, "outcome": outcome, "receives": receives}
+    logger.info("crisis event handled", extra=extra)
 
 
 @bp.lambda_function(name="escalate_crisis")
@@ -32,7 +35,14 @@ def _handle(record: SQSRecord) -> None:
 def escalate_crisis(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("source") == "aws.events":
         # The timers' safety net: every minute, re-queue each case whose deadline has passed.
-        queued = service.sweep_due_cases(now())
+        at = now()
+        queued = service.sweep_due_cases(at)
         logger.info("escalation sweep", extra={"queued": queued})
-        return {"queued": queued}
+        # The transactional outbox's safety net (intake and crisis events whose fast path failed).
+        try:
+            relayed = outbox.sweep(at).counts()
+        except DomainError as exc:
+            logger.warning("outbox sweep failed", extra={"error": type(exc).__name__})
+            relayed = {}
+        return {"queued": queued, "outbox": relayed}
     return run_sqs_batch(event, context, _handle)

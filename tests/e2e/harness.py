@@ -99,7 +99,8 @@ def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | N
             raise RuntimeError("local stack exited:\n" + log_path.read_text())
         try:
             if request("GET", stack.api + "/health").status == 200 and \
-                    request("GET", stack.web + "/_local/outbox").status == 200:
+                    request("GET", stack.web + "/_local/outbox").status == 200 and \
+                    "local stack is up" in log_path.read_text():
                 return stack
         except (urllib.error.URLError, ConnectionError, OSError):
             pass

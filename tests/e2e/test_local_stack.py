@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.e2e.harness import Stack, request, start_stack, stop_stack
+from tests.e2e.harness import ROOT, Stack, request, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def test_inbound_sms_reaches_its_function_through_topic_and_queue(stack: Stack) 
     assert response.status == 202
     sms = stack.outbox()["sms"][before:]
     assert [m["to"] for m in sms] == ["+15555550142"]
-    assert "988" in sms[0]["body"] and sms[0]["at"].endswith("Z")
+    assert "Harbor Clinic" in sms[0]["body"] and "STOP" in sms[0]["body"] and sms[0]["at"].endswith("Z")
 
 
 @pytest.mark.parametrize("body", [{"from": "5555550142", "body": "hi"}, {"from": "+15555550142", "body": ""},
@@ -67,17 +67,21 @@ def _queue_url(stack: Stack, name: str) -> str:
 
 
 def test_a_message_on_each_queue_reaches_its_function(stack: Stack) -> None:
-    sqs, ddb = stack.client("sqs"), stack.client("dynamodb")
-    sqs.send_message(QueueUrl=_queue_url(stack, "insurance-checks"), MessageBody=json.dumps({"intake_id": "itk_E2E1"}))
-    sqs.send_message(QueueUrl=_queue_url(stack, "crisis-events"),
-                     MessageBody=json.dumps({"case_id": "cas_E2E1", "type": "case_opened", "event_id": "ev1"}))
+    ddb = stack.client("dynamodb")
+    body = json.loads(json.loads((ROOT / "events" / "api_intake.json").read_text())["body"])
+    stored = request("POST", stack.api + "/intake", body)  # insured: the outbox queues an insurance check
+    assert stored.status == 201
+    intake_id = stored.body["intake_id"]
+    before = len(stack.outbox()["sms"])
+    # "I need help now": the API stores the case and queues it; escalate_crisis pages the on-call tier.
+    opened = request("POST", stack.api + "/crisis", {"phone": "+12125550142", "message": "help"})
+    assert opened.status == 201
     stack.tick()
     item = ddb.get_item(TableName="virtual-iop-local-eligibility",
-                        Key={"pk": {"S": "INTAKE#itk_E2E1"}, "sk": {"S": "SUMMARY"}})
-    assert item["Item"]["status"]["S"] == "pending"
-    events = ddb.query(TableName="virtual-iop-local-crisis", KeyConditionExpression="pk = :p",
-                       ExpressionAttributeValues={":p": {"S": "CASE#cas_E2E1"}})["Items"]
-    assert len(events) == 1
+                        Key={"pk": {"S": f"INTAKE#{intake_id}"}, "sk": {"S": "SUMMARY"}})
+    assert "Item" in item  # check_insurance ran on the message
+    pages = [m for m in stack.outbox()["sms"][before:] if "URGENT" in m["body"]]
+    assert pages, "the crisis message reached escalate_crisis, which paged tier 1"
 
 
 def test_a_failing_message_ends_in_the_dead_letter_queue(stack: Stack) -> None:

@@ -212,16 +212,6 @@ def _sent_at(event: dict[str, Any], when: str, epoch_ms: int) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="lead bug: SQS does not keep order and retries late, but functions/reminders/handler.py "
-    "handle_sms passes now() (not the message's time) down to functions/core/contacts.py "
-    "set_sms_opt_out (line 31), which overwrites the state unconditionally: a START retried after a "
-    "later STOP opts the patient back in against their last word. Fix: pass the message's own time "
-    "(SNS Timestamp, else SentTimestamp) and save with a condition (no item, or stored "
-    "updated_at < this message's time).",
-)
 def test_a_late_redelivered_start_does_not_undo_a_newer_stop(
     aws: Any, sample: dict[str, Any], lambda_context: Any
 ) -> None:
