@@ -8,7 +8,6 @@ throttling is ``RetryableError``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any, Protocol
 
 from functions.core import aws
@@ -78,6 +77,8 @@ class SesEmail:
         if settings.ses_configuration_set:
             kwargs["ConfigurationSetName"] = settings.ses_configuration_set
         if email.attachments:
+            from email.message import EmailMessage
+
             message = EmailMessage()
             message["From"] = settings.sender_email
             message["To"] = email.to
