@@ -511,7 +511,7 @@
       }
       if (phone && !phoneLooksValid(phone)) {
         errors.push({ field: "patient.phone",
-          message: "Enter a phone number like (555) 010-0100, or an international number starting with +." });
+          message: "Enter a phone number like (212) 201-4477, or an international number starting with +." });
       }
       var tz = timezoneValue();
       if (!tz) {
@@ -534,7 +534,7 @@
       if (requireText(errors, "ec-phone", "emergency_contact.phone", "Enter your emergency contact's phone number.") &&
           !phoneLooksValid(val("ec-phone"))) {
         errors.push({ field: "emergency_contact.phone",
-          message: "Enter a phone number like (555) 010-0100, or an international number starting with +." });
+          message: "Enter a phone number like (212) 201-4477, or an international number starting with +." });
       }
     },
     insurance: function (errors) {
@@ -1252,7 +1252,7 @@
     var phone = val("help-phone");
     if (!phone || !phoneLooksValid(phone)) {
       var target = findTarget("crisis.phone", helpForm);
-      showFieldError(target, phone ? "Enter a phone number like (555) 010-0100." : "Enter your phone number so the team can call you.", "client");
+      showFieldError(target, phone ? "Enter a phone number like (212) 201-4477." : "Enter your phone number so the team can call you.", "client");
       focusTarget(target);
       return;
     }

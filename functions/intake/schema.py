@@ -96,7 +96,7 @@ US_STATE_CODES = frozenset(
 # Messages a patient reads next to the field. None of them may contain the submitted value.
 MSG_REQUIRED = "This field is required"
 MSG_EXTRA = "This field is not part of the form"
-MSG_PHONE = "Enter a phone number we can call or text, like (555) 201-4477"
+MSG_PHONE = "Enter a phone number we can call or text, like (212) 201-4477"
 MSG_EMAIL = "Enter an email address like name@example.com"
 MSG_CONTACT = "Enter a phone number or an email address so we can reach you"
 MSG_ITEM = "Must be a number from 0 to 3"
@@ -426,8 +426,8 @@ class Screening(_Form):
 
 
 class Preferences(_Form):
-    channels: Annotated[list[Channel], Field(min_length=1, max_length=10), AfterValidator(_unique)]
-    session_times: Annotated[list[SessionTime], Field(min_length=1, max_length=10), AfterValidator(_unique)]
+    channels: Annotated[list[Channel], Field(min_length=0, max_length=10), AfterValidator(_unique)]
+    session_times: Annotated[list[SessionTime], Field(min_length=0, max_length=10), AfterValidator(_unique)]
     language: Language = "en"
 
 

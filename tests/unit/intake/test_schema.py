@@ -417,10 +417,8 @@ def test_consenting_without_choosing_the_channel_is_fine(body: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        ("preferences.channels", []),
         ("preferences.channels", "sms"),
         ("preferences.channels", ["fax"]),
-        ("preferences.session_times", []),
         ("preferences.session_times", ["night"]),
         ("preferences.language", "fr"),
         ("insurance.subscriber_relationship", "cousin"),
@@ -774,3 +772,11 @@ def test_error_body_from_validation_errors(body: dict[str, Any]) -> None:
     assert ErrorBody.from_errors(failure_errors).model_dump() == {
         "errors": [{"field": "patient.phone", "message": MSG_PHONE}]
     }
+
+
+def test_reminder_preferences_are_optional_as_the_page_says(body: dict[str, Any]) -> None:
+    """The page marks channels and session times optional: no choice means no reminders, not an error."""
+    body["preferences"]["channels"] = []
+    body["preferences"]["session_times"] = []
+    parsed = parse_intake(body, TODAY)
+    assert parsed.preferences.channels == [] and parsed.preferences.session_times == []
