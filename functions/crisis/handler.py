@@ -13,11 +13,20 @@ from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
 from functions.core.errors import DomainError
 from functions.core.log import get_logger
-from functions.crisis import service
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _service() -> ModuleType:
+    """The crisis service, imported on first use: the API Lambda imports this module too."""
+    from functions.crisis import service
+
+    return service
 
 bp = Blueprint(__name__)
 logger = get_logger("escalate_crisis")
-EVENT_TYPES = service.EVENT_TYPES  # case_opened, signal_added, ack_due, acknowledged
+EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
 
 
 def _handle(record: SQSRecord) -> None:
@@ -26,7 +35,7 @@ def _handle(record: SQSRecord) -> None:
     if not isinstance(case_id, str) or not case_id or event_type not in EVENT_TYPES:
         raise PoisonMessage("crisis event without case_id or with an unknown type")
     receives = int(record.attributes.approximate_receive_count or 1)
-    outcome = service.handle_event(body, receive_count=receives, at=now())
+    outcome = _service().handle_event(body, receive_count=receives, at=now())
     extra = {"case_id": case_id, "type": event_type, "outcome": outcome, "receives": receives}
     logger.info("crisis event handled", extra=extra)
 
@@ -37,7 +46,7 @@ def escalate_crisis(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("source") == "aws.events":
         # The timers' safety net: every minute, re-queue each case whose deadline has passed.
         at = now()
-        queued = service.sweep_due_cases(at)
+        queued = _service().sweep_due_cases(at)
         logger.info("escalation sweep", extra={"queued": queued})
         # The transactional outbox's safety net (intake and crisis events whose fast path failed).
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
@@ -22,7 +22,10 @@ from functions.core.auth import staff_identity
 from functions.core.errors import DomainError
 from functions.core.http import error, json_response, mapped_errors, staff_authorizer
 from functions.core.log import get_logger
-from functions.crisis import messages, service
+from functions.crisis import messages
+
+if TYPE_CHECKING:
+    from functions.crisis import service
 
 bp = Blueprint(__name__)
 logger = get_logger("crisis_routes")
@@ -90,6 +93,8 @@ def _try_again() -> Response:
 
 @bp.route("/crisis/ack/{token}", methods=["GET"])
 def ack_link_page(token: str) -> Response:
+    from functions.crisis import service
+
     try:
         view = service.view_ack_link(token)
     except DomainError as exc:
@@ -109,6 +114,8 @@ def ack_link_page(token: str) -> Response:
 
 @bp.route("/crisis/ack/{token}", methods=["POST"], content_types=["*/*"])
 def ack_link_confirm(token: str) -> Response:
+    from functions.crisis import service
+
     try:
         view = service.acknowledge_by_link(token)
     except DomainError as exc:  # nothing was decided: the link stays usable
@@ -143,6 +150,8 @@ def ack_link_confirm(token: str) -> Response:
 @bp.route("/staff/cases/{case_id}", methods=["GET"], authorizer=staff_authorizer)
 @mapped_errors
 def staff_case(case_id: str) -> Response:
+    from functions.crisis import service
+
     request = bp.current_request
     staff_identity(request.headers, request.context)
     return json_response(200, service.case_detail(case_id), request.headers)
@@ -151,6 +160,8 @@ def staff_case(case_id: str) -> Response:
 @bp.route("/staff/cases/{case_id}/timeline.json", methods=["GET"], authorizer=staff_authorizer)
 @mapped_errors
 def staff_case_timeline(case_id: str) -> Response:
+    from functions.crisis import service
+
     request = bp.current_request
     staff_identity(request.headers, request.context)
     export = service.case_timeline(case_id)
@@ -165,6 +176,8 @@ def staff_case_timeline(case_id: str) -> Response:
 @bp.route("/staff/cases/{case_id}/resolve", methods=["POST"], authorizer=staff_authorizer)
 @mapped_errors
 def staff_case_resolve(case_id: str) -> Response:
+    from functions.crisis import service
+
     request = bp.current_request
     identity = staff_identity(request.headers, request.context)
     body: Any
