@@ -6,6 +6,7 @@ from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
 from functions.crisis.routes import bp as crisis_routes_bp
 from functions.insurance.handler import bp as insurance_bp
+from functions.insurance.routes import bp as insurance_routes_bp
 from functions.intake.handler import bp as intake_bp
 from functions.reminders.handler import bp as reminders_bp
 
@@ -13,6 +14,7 @@ app = Chalice(app_name="virtual-iop")
 app.register_blueprint(core_bp)
 app.register_blueprint(intake_bp)
 app.register_blueprint(insurance_bp)
+app.register_blueprint(insurance_routes_bp)
 app.register_blueprint(reminders_bp)
 app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)

@@ -1,23 +1,924 @@
-"""Insurance-check workflow: what happens for one queued check."""
+"""Insurance-check workflow: one queued check -> a stored coverage summary -> staff told if needed.
+
+A check message on ``insurance-checks`` is ``{"intake_id", "attempt", "check_id", "recheck",
+"monthly"}``; only ``intake_id`` is required (the intake workflow sends just that: attempt 1 of the
+intake's first check). :func:`run_check` does, for one message:
+
+1. Reads the stored check (``INTAKE#<id>`` / ``SUMMARY``) and decides whether this message is new
+   work: the same check and attempt already stored is a redelivery (``replayed``: nothing is asked
+   again, only the follow-ups below are made sure of), an earlier attempt of a check already
+   retried is ``stale``, a retry of a check another check has since replaced is ``superseded``.
+2. Loads the intake's insurance block and the patient's name and date of birth (never logged). An
+   unknown intake, or one without insurance, raises: the record fails, and after
+   ``maxReceiveCount`` receives SQS moves it to the dead-letter queue (alarmed).
+3. Asks the payer, through the eligibility client port, service type ``30`` first, then (when
+   ``30`` says active) each behavioural code the payer's configuration lists, one per request,
+   and merges the answers (``coverage.merge``).
+4. Stores the summary (``to_dict(extended=True)``, plus ``check`` and ``staff_action``) and the
+   raw responses in the eligibility item (KMS-encrypted table), with an optimistic-concurrency
+   condition on ``updated_at``.
+5. Follow-ups, each idempotent:
+   - a retryable outcome (``coverage.is_retryable``: AAA 42/80, the payer unreachable, a 429/5xx
+     after the client's own retries, an unreadable answer) before ``max_attempts`` re-publishes
+     ``attempt + 1`` with a growing ``DelaySeconds`` (60, 300, 900), once (a ``RETRY#`` ledger item);
+     at ``max_attempts`` the error summary is kept and staff are told the payer could not answer.
+     AAA 72 / 75 (member not found) are not retryable.
+   - when ``coverage.needs_staff_action`` is non-empty, one email to intake staff per (check,
+     attempt), claimed with a conditional put of a ``NOTIFY#`` ledger item first. Minimum
+     necessary: the subject names only the clinic; the text has the intake id, the reasons in
+     plain words and the staff link.
+   - an active result adds the intake to ``ACTIVE#<yyyy-mm>`` (the monthly re-check's list).
+
+A patient whose insurance names another subscriber (``subscriber_relationship`` other than
+``self``) is still sent as the subscriber, with the member id from the card and the patient's own
+name and date of birth: the intake form does not collect the subscriber's details, and payers
+that issue member-level ids answer such inquiries.
+
+:func:`monthly_recheck` (the daily schedule; it acts only on the 1st of the month by the clock,
+once per month) queues a re-check for every intake of last month's ``ACTIVE#`` partition: a
+Query, never a Scan. :func:`request_recheck` (staff route and CLI) queues a new check.
+
+Items of the eligibility table written here (``pk`` / ``sk``): ``INTAKE#<id>`` / ``SUMMARY``,
+``INTAKE#<id>`` / ``NOTIFY#<check_id>#<attempt>``, ``INTAKE#<id>`` / ``RETRY#<check_id>#<attempt>``,
+``ACTIVE#<yyyy-mm>`` / ``INTAKE#<id>``, ``SWEEP#monthly`` / ``<yyyy-mm>``.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from functions.core.aws import aws_errors
-from functions.core.errors import ConflictError
 from functions.core.clock import iso
-from functions.core.models import EligibilityItem, bind_models
+from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.log import get_logger
+from functions.core.messaging import Email, EmailPort
+from functions.core.queues import MAX_DELAY_SECONDS, QueuePort
+from functions.insurance import coverage
+from functions.insurance.clients import (
+    ClientConfig,
+    EligibilityClient,
+    Inquiry,
+    InquiryError,
+    PayerResponse,
+    RequestRejected,
+)
+from functions.insurance.coverage import CoverageError, CoverageSummary
+from functions.insurance.service_types import DEFAULT_CONFIG, PayerServiceTypes, service_types_for
+
+logger = get_logger("check_insurance")
+
+MAX_ATTEMPTS = 4
+RETRY_DELAYS: tuple[int, ...] = (60, 300, 900)  # before attempts 2, 3, 4 (SQS allows at most 900)
+SUMMARY_SK = "SUMMARY"
+KIND = "eligibility"
+NOTIFY_LEASE_SECONDS = 120  # a claimed but unsent email is taken over after this (< the 360 s visibility)
+MIN_CHECK_SECONDS = 15.0  # a record started with less time left is put back on the queue instead
+DEFER_DELAY_SECONDS = 5
+MAX_RAW_CHARS_EACH = 60_000
+MAX_RAW_CHARS = 250_000  # DynamoDB items hold 400 KB
+SWEEP_PK = "SWEEP#monthly"
+SWEEP_SPREAD_SECONDS = MAX_DELAY_SECONDS  # monthly re-checks are spread over 15 minutes
+
+State = Literal["done", "retrying", "gave_up"]
+_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")
+_CHECK_ID = re.compile(r"^chk_[0-9A-Z]{6,26}$")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class InvalidMessage(ValueError):
+    """A check message that can never succeed (names the field, never a value)."""
+
+
+class UnknownIntake(NotFoundError):
+    """The message (or a staff re-check) names an intake that does not exist."""
+
+
+class NoInsurance(DomainError):
+    """The intake has no insurance block: there is nothing to check."""
+
+
+class InvalidIntake(DomainError):
+    """The stored intake lacks what an inquiry needs (names the field only)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Messages
+
+
+def initial_check_id(intake_id: str) -> str:
+    """The id of an intake's first check (derived, so every redelivery agrees on it)."""
+    return "chk_" + intake_id.split("_", 1)[1]
+
+
+def new_check_id(now: datetime) -> str:
+    """A sortable random id for a staff re-check (time from the injected clock)."""
+    value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "chk_" + "".join(reversed(chars))
+
+
+def monthly_check_id(now: datetime) -> str:
+    return f"chk_M{now.astimezone(UTC):%Y%m}"
+
+
+@dataclass(frozen=True)
+class CheckMessage:
+    intake_id: str
+    attempt: int = 1
+    check_id: str = ""
+    recheck: bool = False
+    monthly: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.check_id:
+            object.__setattr__(self, "check_id", initial_check_id(self.intake_id))
+
+    @classmethod
+    def from_body(cls, body: Any, *, max_attempts: int = MAX_ATTEMPTS) -> CheckMessage:
+        if not isinstance(body, dict):
+            raise InvalidMessage("the message is not a JSON object")
+        intake_id = body.get("intake_id")
+        if not isinstance(intake_id, str) or not _INTAKE_ID.match(intake_id):
+            raise InvalidMessage("intake_id: missing or not an intake id")
+        attempt = body.get("attempt", 1)
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= max_attempts:
+            raise InvalidMessage(f"attempt: must be a whole number from 1 to {max_attempts}")
+        check_id = body.get("check_id")
+        if check_id is not None and (not isinstance(check_id, str) or not _CHECK_ID.match(check_id)):
+            raise InvalidMessage("check_id: not a check id")
+        flags = {}
+        for key in ("recheck", "monthly"):
+            value = body.get(key, False)
+            if not isinstance(value, bool):
+                raise InvalidMessage(f"{key}: must be true or false")
+            flags[key] = value
+        return cls(intake_id, attempt, check_id or "", flags["recheck"], flags["monthly"])
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"intake_id": self.intake_id, "attempt": self.attempt, "check_id": self.check_id}
+        if self.recheck:
+            body["recheck"] = True
+        if self.monthly:
+            body["monthly"] = True
+        return body
+
+    def next_attempt(self) -> CheckMessage:
+        return CheckMessage(self.intake_id, self.attempt + 1, self.check_id, self.recheck, self.monthly)
+
+    @property
+    def reason(self) -> str:
+        return "monthly" if self.monthly else "staff" if self.recheck else "intake"
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    clinic_name: str
+    intake_staff_email: str
+    public_base_url: str
+    insurance_queue_url: str
+    max_attempts: int = MAX_ATTEMPTS
+    retry_delays: tuple[int, ...] = RETRY_DELAYS
+    service_types: PayerServiceTypes = DEFAULT_CONFIG
+
+    @classmethod
+    def from_settings(cls) -> WorkflowConfig:
+        from functions.core.settings import get_settings
+
+        s = get_settings()
+        return cls(s.clinic_name, s.intake_staff_email, s.public_base_url, s.insurance_queue_url)
+
+    def delay_before(self, attempt: int) -> int:
+        """The queue delay before ``attempt`` (2, 3, ...): the last configured delay repeats."""
+        delays = self.retry_delays or (0,)
+        return min(delays[min(attempt - 2, len(delays) - 1)], MAX_DELAY_SECONDS)
+
+
+def staff_link(config: WorkflowConfig, intake_id: str) -> str:
+    return f"{config.public_base_url.rstrip('/')}/staff/intakes/{intake_id}"
+
+
+def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], *, gave_up: bool) -> Email:
+    """The intake staff email: minimum necessary (no name, payer, member id or diagnosis)."""
+    clinic = " ".join(config.clinic_name.split()) or "Clinic"
+    lines = [
+        "An insurance eligibility check needs review.",
+        "",
+        f"Intake: {intake_id}",
+        "What needs attention:",
+        *(f"- {coverage.STAFF_ACTION_REASONS.get(r, r)}" for r in reasons),
+    ]
+    if gave_up:
+        lines += [
+            "",
+            f"The payer could not answer after {config.max_attempts} attempts; the check will not be "
+            "retried automatically. You can ask for a re-check from the staff view.",
+        ]
+    lines += ["", f"Review the coverage summary (staff sign-in required): {staff_link(config, intake_id)}", ""]
+    return Email(to=config.intake_staff_email, subject=f"[{clinic}] Insurance needs review", text="\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------
+# Storage
+
+
+@dataclass(frozen=True)
+class IntakeInsurance:
+    """What an inquiry needs from an intake. ``repr`` shows ids only."""
+
+    intake_id: str
+    payer_id: str
+    payer_name: str | None
+    member_id: str = field(repr=False)
+    group_number: str | None = field(repr=False)
+    relationship: str
+    first_name: str = field(repr=False)
+    last_name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    status: str | None
+    data: dict[str, Any]
+    updated_at: str | None
+    created_at: str | None
+
+    @property
+    def check(self) -> dict[str, Any]:
+        found = self.data.get("check")
+        return found if isinstance(found, dict) else {}
+
+    @property
+    def check_id(self) -> str | None:
+        value = self.check.get("check_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def attempt(self) -> int:
+        value = self.check.get("attempt")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class EligibilityStore:
+    """The eligibility table (read-write) and the intakes table (read-only), through PynamoDB."""
+
+    def __init__(self) -> None:
+        from functions.core.models import bind_models
+
+        bind_models()
+
+    @staticmethod
+    def _get(model: Any, pk: str, sk: str) -> Any | None:
+        from pynamodb.exceptions import DoesNotExist
+
+        with aws_errors("dynamodb", "GetItem"):
+            try:
+                return model.get(pk, sk, consistent_read=True)
+            except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
+                return None
+
+    @staticmethod
+    def _put(item: Any, condition: Any = None) -> None:
+        with aws_errors("dynamodb", "PutItem"):
+            item.save(condition=condition)
+
+    # --- intakes (read only)
+
+    def _intake_data(self, intake_id: str) -> dict[str, Any]:
+        from functions.core.models import IntakeItem
+
+        item = self._get(IntakeItem, f"INTAKE#{intake_id}", "INTAKE")
+        if item is None:
+            raise UnknownIntake("no such intake")
+        return dict(item.data or {})
+
+    def has_insurance(self, intake_id: str) -> bool:
+        insurance = (self._intake_data(intake_id).get("answers") or {}).get("insurance")
+        return isinstance(insurance, dict) and bool(insurance.get("member_id"))
+
+    def load_intake(self, intake_id: str) -> IntakeInsurance:
+        from functions.core.models import IntakeItem
+
+        data = self._intake_data(intake_id)
+        insurance = (data.get("answers") or {}).get("insurance")
+        if not isinstance(insurance, dict) or not insurance:
+            raise NoInsurance("the intake has no insurance to check")
+        patient_item = self._get(IntakeItem, f"PATIENT#{data.get('patient_id')}", "PROFILE")
+        patient: dict[str, Any] = dict(patient_item.data or {}) if patient_item is not None else {}
+        if not patient:
+            raise InvalidIntake("the intake's patient record is missing")
+        for key, source in (("payer_id", insurance), ("member_id", insurance), ("last_name", patient)):
+            if not isinstance(source.get(key), str) or not source[key].strip():
+                raise InvalidIntake(f"{key}: missing")
+        try:
+            birth = date.fromisoformat(str(patient.get("date_of_birth")))
+        except ValueError:
+            raise InvalidIntake("date_of_birth: missing or not a date") from None
+
+        def text(source: dict[str, Any], key: str) -> str | None:
+            value = source.get(key)
+            return value.strip() or None if isinstance(value, str) else None
+
+        return IntakeInsurance(
+            intake_id=intake_id,
+            payer_id=str(insurance["payer_id"]).strip(),
+            payer_name=text(insurance, "payer_name"),
+            member_id=str(insurance["member_id"]).strip(),
+            group_number=text(insurance, "group_number"),
+            relationship=text(insurance, "subscriber_relationship") or "self",
+            first_name=text(patient, "first_name") or "",
+            last_name=str(patient["last_name"]).strip(),
+            date_of_birth=birth,
+        )
+
+    # --- the stored check
+
+    def get_check(self, intake_id: str) -> StoredCheck | None:
+        from functions.core.models import EligibilityItem
+
+        item = self._get(EligibilityItem, f"INTAKE#{intake_id}", SUMMARY_SK)
+        if item is None:
+            return None
+        data = item.data if isinstance(item.data, dict) else {}
+        return StoredCheck(item.status, dict(data), item.updated_at, item.created_at)
+
+    def save_check(
+        self,
+        intake_id: str,
+        *,
+        status: str,
+        data: dict[str, Any],
+        raw: str,
+        now: datetime,
+        expected: StoredCheck | None,
+    ) -> None:
+        """Write the summary; ConflictError when the item changed since ``expected`` was read."""
+        from functions.core.models import EligibilityItem
+
+        at = iso(now)
+        item = EligibilityItem(
+            f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status=status, data=data, raw=raw,
+            created_at=(expected.created_at if expected is not None else None) or at, updated_at=at,
+        )  # fmt: skip
+        condition: Any
+        if expected is None:
+            condition = EligibilityItem.pk.does_not_exist()
+        elif expected.updated_at is None:
+            condition = EligibilityItem.pk.exists() & EligibilityItem.updated_at.does_not_exist()
+        else:
+            condition = EligibilityItem.updated_at == expected.updated_at
+        self._put(item, condition)
+
+    # --- ledgers
+
+    def claim_notification(self, intake_id: str, key: str, now: datetime) -> bool:
+        """True: this caller sends the email. False: it was sent already. RetryableError: another
+        delivery is sending it right now."""
+        from functions.core.models import EligibilityItem
+
+        pk, sk = f"INTAKE#{intake_id}", f"NOTIFY#{key}"
+        claim = EligibilityItem(pk, sk, kind="notification", status="sending", created_at=iso(now), updated_at=iso(now))
+        try:
+            self._put(claim, EligibilityItem.pk.does_not_exist())
+            return True
+        except ConflictError:
+            pass
+        found = self._get(EligibilityItem, pk, sk)
+        if found is None:
+            raise RetryableError("notification ledger changed; try again")
+        if found.status == "sent":
+            return False
+        claimed = _parse_iso(found.updated_at)
+        if claimed is not None and now - claimed < timedelta(seconds=NOTIFY_LEASE_SECONDS):
+            raise RetryableError("the notification is being sent by another delivery")
+        claim.created_at = found.created_at
+        try:
+            self._put(claim, EligibilityItem.updated_at == found.updated_at)
+        except ConflictError:
+            raise RetryableError("the notification is being sent by another delivery") from None
+        return True
+
+    def release_notification(self, intake_id: str, key: str) -> None:
+        """Drop an unsent claim (best effort: a claim left behind expires after the lease)."""
+        from functions.core.models import EligibilityItem
+
+        try:
+            with aws_errors("dynamodb", "DeleteItem"):
+                EligibilityItem(f"INTAKE#{intake_id}", f"NOTIFY#{key}").delete(
+                    condition=EligibilityItem.status == "sending"
+                )
+        except DomainError as exc:
+            logger.warning(
+                "notification claim not released", extra={"intake_id": intake_id, "error": type(exc).__name__}
+            )
+
+    def notification_sent(self, intake_id: str, key: str, now: datetime, created_at: str | None = None) -> None:
+        from functions.core.models import EligibilityItem
+
+        item = EligibilityItem(
+            f"INTAKE#{intake_id}", f"NOTIFY#{key}", kind="notification", status="sent",
+            created_at=created_at or iso(now), updated_at=iso(now),
+        )  # fmt: skip
+        self._put(item)
+
+    def retry_published(self, intake_id: str, key: str) -> bool:
+        from functions.core.models import EligibilityItem
+
+        return self._get(EligibilityItem, f"INTAKE#{intake_id}", f"RETRY#{key}") is not None
+
+    def mark_retry_published(self, intake_id: str, key: str, now: datetime) -> None:
+        from functions.core.models import EligibilityItem
+
+        item = EligibilityItem(
+            f"INTAKE#{intake_id}",
+            f"RETRY#{key}",
+            kind="retry",
+            status="queued",
+            created_at=iso(now),
+            updated_at=iso(now),
+        )
+        self._put(item)
+
+    # --- monthly re-checks
+
+    def mark_active(self, month: str, intake_id: str, now: datetime) -> None:
+        from functions.core.models import EligibilityItem
+
+        item = EligibilityItem(
+            f"ACTIVE#{month}", f"INTAKE#{intake_id}", kind="active", created_at=iso(now), updated_at=iso(now)
+        )
+        self._put(item)
+
+    def active_intakes(self, month: str) -> Iterator[str]:
+        from functions.core.models import EligibilityItem
+
+        with aws_errors("dynamodb", "Query"):
+            for item in EligibilityItem.query(f"ACTIVE#{month}", EligibilityItem.sk.startswith("INTAKE#")):
+                yield item.sk.split("#", 1)[1]
+
+    def sweep_done(self, month: str) -> bool:
+        from functions.core.models import EligibilityItem
+
+        return self._get(EligibilityItem, SWEEP_PK, month) is not None
+
+    def mark_sweep_done(self, month: str, queued: int, now: datetime) -> None:
+        from functions.core.models import EligibilityItem
+
+        item = EligibilityItem(
+            SWEEP_PK,
+            month,
+            kind="sweep",
+            status="done",
+            data={"queued": queued},
+            created_at=iso(now),
+            updated_at=iso(now),
+        )
+        self._put(item)
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _month(now: datetime) -> str:
+    return f"{now.astimezone(UTC):%Y-%m}"
+
+
+def _previous_month(now: datetime) -> str:
+    first = now.astimezone(UTC).replace(day=1)
+    return _month(first - timedelta(days=1))
+
+
+# --------------------------------------------------------------------------------------------
+# Asking the payer
+
+
+@dataclass(frozen=True)
+class Asked:
+    summary: CoverageSummary
+    responses: tuple[PayerResponse, ...] = ()
+    retryable: bool = False
+    unanswered: tuple[str, ...] = ()
+
+
+def _error_summary(code: str, message: str, follow_up: str, payer: str | None) -> CoverageSummary:
+    return CoverageSummary(status="error", payer=payer, errors=(CoverageError(code, message, follow_up),))
+
+
+def _rejected_summary(status: int, payer: str | None) -> CoverageSummary:
+    if status in (401, 403):
+        follow_up = (
+            "The eligibility service refused the clinic's credentials; ask your administrator to check "
+            "the eligibility API settings, then run the check again."
+        )
+    else:
+        follow_up = (
+            "Check the patient's insurance details (payer, member id, name, date of birth) against the "
+            "insurance card, then run the check again. If it keeps failing, call the payer."
+        )
+    return _error_summary(
+        f"http_{status}", f"The eligibility service refused the request (HTTP {status}).", follow_up, payer
+    )
+
+
+def _invalid_inquiry_summary(payer: str | None) -> CoverageSummary:
+    return _error_summary(
+        "invalid_inquiry",
+        "The patient's insurance details could not be sent to the payer.",
+        "Check the payer id, member id, name and date of birth against the insurance card, then run the check again.",
+        payer,
+    )
+
+
+def ask_payer(
+    client: EligibilityClient,
+    inquiry: Inquiry,
+    codes: Sequence[str],
+    *,
+    now: datetime,
+    deadline: float | None,
+    last_attempt: bool,
+) -> Asked:
+    """Ask ``codes`` in order (``30`` first), one request each, and merge the answers.
+
+    The behavioural codes are asked only when ``30`` says the coverage is active. A code the
+    payer refuses is left out; a code the payer cannot answer now makes the whole check retryable
+    unless this is the last attempt (then the answers received are used).
+    """
+    payer = inquiry.payer_name or inquiry.payer_id
+    try:
+        first = client.ask(inquiry, codes[0], now=now, deadline=deadline)
+    except RetryableError as exc:
+        logger.warning("payer did not answer", extra={"service_type": codes[0], "error": type(exc).__name__})
+        return Asked(coverage.unavailable(payer), retryable=True, unanswered=tuple(codes))
+    except InquiryError:
+        return Asked(_invalid_inquiry_summary(payer), unanswered=tuple(codes))
+    except RequestRejected as exc:
+        return Asked(_rejected_summary(exc.status, payer), unanswered=tuple(codes))
+    responses = [first]
+    unanswered: list[str] = []
+    transient = False
+    if first.summary.status == "active":
+        for position, code in enumerate(codes[1:], start=1):
+            try:
+                responses.append(client.ask(inquiry, code, now=now, deadline=deadline))
+            except RetryableError as exc:
+                logger.warning("payer did not answer", extra={"service_type": code, "error": type(exc).__name__})
+                transient = True
+                if not last_attempt:
+                    unanswered.extend(codes[position:])
+                    break
+                unanswered.append(code)
+            except (RequestRejected, InquiryError) as exc:
+                logger.warning(
+                    "payer refused a service type", extra={"service_type": code, "error": type(exc).__name__}
+                )
+                unanswered.append(code)
+    summary = coverage.merge([r.summary for r in responses])
+    return Asked(summary, tuple(responses), transient and not last_attempt, tuple(unanswered))
+
+
+def _raw(responses: Sequence[PayerResponse]) -> str:
+    out: list[dict[str, Any]] = []
+    total = 0
+    for r in responses:
+        body = r.raw[:MAX_RAW_CHARS_EACH]
+        truncated = len(body) < len(r.raw)
+        if total + len(body) > MAX_RAW_CHARS:
+            body, truncated = "", True
+        total += len(body)
+        out.append({"service_type": r.service_type, "format": r.format, "body": body, "truncated": truncated})
+    return json.dumps(out, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------------------------
+# The workflow
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message did (ids, states and reason keys only: safe to log)."""
+
+    intake_id: str
+    check_id: str
+    attempt: int
+    state: str  # done, retrying, gave_up, replayed, stale, superseded, skipped, deferred
+    status: str | None = None
+    reasons: tuple[str, ...] = ()
+    notified: bool = False
+    retry_in: int | None = None
+
+    def log_fields(self) -> dict[str, Any]:
+        return {
+            "intake_id": self.intake_id, "check_id": self.check_id, "attempt": self.attempt,
+            "state": self.state, "coverage_status": self.status, "reasons": list(self.reasons),
+            "notified": self.notified, "retry_in": self.retry_in,
+        }  # fmt: skip
+
+
+@dataclass
+class Ports:
+    store: EligibilityStore
+    config: WorkflowConfig
+    email: EmailPort
+    queue: QueuePort
+
+
+def _ports(
+    store: EligibilityStore | None, config: WorkflowConfig | None, email: EmailPort | None, queue: QueuePort | None
+) -> Ports:
+    if email is None:
+        from functions.core.messaging import SesEmail
+
+        email = SesEmail()
+    if queue is None:
+        from functions.core.queues import SqsPublisher
+
+        queue = SqsPublisher()
+    return Ports(store or EligibilityStore(), config or WorkflowConfig.from_settings(), email, queue)
+
+
+def _verdict(current: StoredCheck | None, message: CheckMessage) -> str:
+    """new, replay (this check and attempt are stored), stale (a later attempt is stored) or
+    superseded (a retry of a check that another check has since replaced)."""
+    if current is None or current.check_id is None:
+        return "new"
+    if current.check_id == message.check_id:
+        if current.attempt == message.attempt:
+            return "replay"
+        return "stale" if current.attempt > message.attempt else "new"
+    return "superseded" if message.attempt > 1 else "new"
+
+
+def run_check(
+    message: CheckMessage,
+    *,
+    now: datetime,
+    store: EligibilityStore | None = None,
+    client: EligibilityClient | None = None,
+    client_config: ClientConfig | None = None,
+    email: EmailPort | None = None,
+    queue: QueuePort | None = None,
+    config: WorkflowConfig | None = None,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Run one check message (see the module docstring). Raises for records that must fail:
+    UnknownIntake, NoInsurance, InvalidIntake (poison), ClientConfigError, AWS errors."""
+    ports = _ports(store, config, email, queue)
+    current = ports.store.get_check(message.intake_id)
+    verdict = _verdict(current, message)
+    if verdict in ("stale", "superseded"):
+        return Outcome(message.intake_id, message.check_id, message.attempt, verdict)
+    if verdict == "replay" and current is not None:
+        return _replay(message, current, now, ports)
+
+    intake = ports.store.load_intake(message.intake_id)
+    if message.monthly and current is not None and current.status not in ("active", "error"):
+        # Coverage found inactive / not found since last month: staff were told then.
+        return Outcome(message.intake_id, message.check_id, message.attempt, "skipped", current.status)
+    if deadline is not None and deadline - monotonic() < MIN_CHECK_SECONDS:
+        ports.queue.publish(
+            ports.config.insurance_queue_url,
+            message.to_body(),
+            delay_seconds=DEFER_DELAY_SECONDS,
+            dedup_id=f"{message.check_id}#{message.attempt}",
+        )
+        return Outcome(message.intake_id, message.check_id, message.attempt, "deferred")
+
+    if client_config is None:
+        from functions.insurance.clients import config_from_settings
+
+        client_config = config_from_settings()
+    npi, provider_name = client_config.provider(ports.config.clinic_name)
+    inquiry = Inquiry(
+        payer_id=intake.payer_id, payer_name=intake.payer_name, member_id=intake.member_id,
+        first_name=intake.first_name, last_name=intake.last_name, date_of_birth=intake.date_of_birth,
+        group_number=intake.group_number, provider_npi=npi, provider_name=provider_name,
+        service_date=now.astimezone(UTC).date(),
+    )  # fmt: skip
+    codes = service_types_for(intake.payer_id, ports.config.service_types)
+    last_attempt = message.attempt >= ports.config.max_attempts
+    asked = ask_payer(
+        client or client_config.client(), inquiry, codes, now=now, deadline=deadline, last_attempt=last_attempt
+    )
+    summary = asked.summary
+    retryable = asked.retryable or coverage.is_retryable(summary)
+    state: State = ("gave_up" if last_attempt else "retrying") if retryable else "done"
+    reasons = [] if state == "retrying" else coverage.needs_staff_action(summary)
+    if state == "gave_up" and "payer_error" not in reasons:
+        reasons.insert(0, "payer_error")  # partial answers kept, but the payer did not answer in full
+    retry_in = ports.config.delay_before(message.attempt + 1) if state == "retrying" else None
+    check = {
+        "check_id": message.check_id,
+        "attempt": message.attempt,
+        "max_attempts": ports.config.max_attempts,
+        "state": state,
+        "reason": message.reason,
+        "checked_at": iso(now),
+        "service_types": [r.service_type for r in asked.responses],
+        "unanswered_service_types": list(asked.unanswered),
+        "retry_in_seconds": retry_in,
+    }
+    data = {
+        **summary.to_dict(extended=True),
+        "check": check,
+        "staff_action": [{"reason": r, "message": coverage.STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
+    }
+    raw = _raw(asked.responses)
+    expected = current
+    for _ in range(3):
+        try:
+            ports.store.save_check(
+                message.intake_id, status=summary.status, data=data, raw=raw, now=now, expected=expected
+            )
+            break
+        except ConflictError:
+            expected = ports.store.get_check(message.intake_id)
+            again = _verdict(expected, message)
+            if again in ("stale", "superseded"):
+                return Outcome(message.intake_id, message.check_id, message.attempt, again, summary.status)
+            if again == "replay" and expected is not None:  # a concurrent delivery stored this attempt
+                return _replay(message, expected, now, ports)
+    else:
+        raise RetryableError("the eligibility item kept changing")
+    return _follow_up(message, state, summary.status, tuple(reasons), retry_in, now, ports)
+
+
+def _replay(message: CheckMessage, current: StoredCheck, now: datetime, ports: Ports) -> Outcome:
+    """A redelivery of a stored attempt: only make sure its follow-ups happened."""
+    state = current.check.get("state")
+    if state not in ("done", "retrying", "gave_up"):
+        state = "done"
+    reasons = tuple(
+        str(a.get("reason")) for a in current.data.get("staff_action") or [] if isinstance(a, dict) and a.get("reason")
+    )
+    retry_in = current.check.get("retry_in_seconds")
+    retry = retry_in if isinstance(retry_in, int) else ports.config.delay_before(message.attempt + 1)
+    outcome = _follow_up(message, state, current.status, reasons, retry, now, ports)
+    return Outcome(
+        outcome.intake_id,
+        outcome.check_id,
+        outcome.attempt,
+        "replayed",
+        outcome.status,
+        outcome.reasons,
+        outcome.notified,
+        outcome.retry_in,
+    )
+
+
+def _follow_up(
+    message: CheckMessage,
+    state: str,
+    status: str | None,
+    reasons: tuple[str, ...],
+    retry_in: int | None,
+    now: datetime,
+    ports: Ports,
+) -> Outcome:
+    intake_id = message.intake_id
+    if state == "retrying":
+        delay = retry_in if retry_in is not None else ports.config.delay_before(message.attempt + 1)
+        nxt = message.next_attempt()
+        key = f"{nxt.check_id}#{nxt.attempt}"
+        if not ports.store.retry_published(intake_id, key):
+            ports.queue.publish(ports.config.insurance_queue_url, nxt.to_body(), delay_seconds=delay, dedup_id=key)
+            ports.store.mark_retry_published(intake_id, key, now)
+        return Outcome(intake_id, message.check_id, message.attempt, state, status, (), False, delay)
+    if status == "active" or (state == "gave_up" and message.monthly):
+        # Active coverage (or a monthly re-check the payer could not answer) is checked again next month.
+        ports.store.mark_active(_month(now), intake_id, now)
+    notified = False
+    if reasons:
+        key = f"{message.check_id}#{message.attempt}"
+        if ports.store.claim_notification(intake_id, key, now):
+            try:
+                ports.email.send_email(staff_email(ports.config, intake_id, reasons, gave_up=state == "gave_up"))
+            except Exception:
+                ports.store.release_notification(intake_id, key)  # the redelivery may claim it at once
+                raise
+            ports.store.notification_sent(intake_id, key, now)
+            notified = True
+    return Outcome(intake_id, message.check_id, message.attempt, state, status, reasons, notified)
 
 
 def record_check_requested(intake_id: str, at: datetime) -> bool:
-    """Store a pending eligibility check for an intake; False when one is already recorded."""
+    """Store a ``pending`` summary for an intake that has none yet; False when one exists.
+
+    Kept for callers that show a check as pending before its first answer; :func:`run_check`
+    replaces it with the answer."""
+    from functions.core.models import EligibilityItem, bind_models
+
     bind_models()
-    item = EligibilityItem(f"INTAKE#{intake_id}", "SUMMARY", kind="eligibility", status="pending",
-                           created_at=iso(at), updated_at=iso(at))
+    item = EligibilityItem(
+        f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status="pending", created_at=iso(at), updated_at=iso(at)
+    )
     try:
-        with aws_errors("dynamodb", "PutItem"):
-            item.save(condition=EligibilityItem.pk.does_not_exist())
+        EligibilityStore._put(item, EligibilityItem.pk.does_not_exist())
     except ConflictError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------------------------
+# Re-checks
+
+
+def request_recheck(
+    intake_id: str,
+    *,
+    now: datetime,
+    store: EligibilityStore | None = None,
+    queue: QueuePort | None = None,
+    config: WorkflowConfig | None = None,
+) -> CheckMessage:
+    """Queue a new check of an intake (staff route and CLI). UnknownIntake / NoInsurance."""
+    if not _INTAKE_ID.match(intake_id):
+        raise UnknownIntake("no such intake")
+    store = store or EligibilityStore()
+    if not store.has_insurance(intake_id):
+        raise NoInsurance("the intake has no insurance to check")
+    config = config or WorkflowConfig.from_settings()
+    if queue is None:
+        from functions.core.queues import SqsPublisher
+
+        queue = SqsPublisher()
+    message = CheckMessage(intake_id, 1, new_check_id(now), recheck=True)
+    queue.publish(config.insurance_queue_url, message.to_body(), dedup_id=f"{message.check_id}#1")
+    return message
+
+
+def monthly_recheck(
+    now: datetime,
+    *,
+    store: EligibilityStore | None = None,
+    queue: QueuePort | None = None,
+    config: WorkflowConfig | None = None,
+) -> dict[str, Any]:
+    """The daily schedule: on the 1st of the month (by the clock), once, queue a re-check of every
+    intake whose coverage was active last month (Query on ``ACTIVE#<last month>``)."""
+    at = now.astimezone(UTC)
+    month = _month(at)
+    if at.day != 1:
+        return {"ran": False, "reason": "not the first of the month", "month": month}
+    store = store or EligibilityStore()
+    if store.sweep_done(month):
+        return {"ran": False, "reason": "already done this month", "month": month}
+    config = config or WorkflowConfig.from_settings()
+    if queue is None:
+        from functions.core.queues import SqsPublisher
+
+        queue = SqsPublisher()
+    check_id = monthly_check_id(at)
+    queued = 0
+    for intake_id in store.active_intakes(_previous_month(at)):
+        message = CheckMessage(intake_id, 1, check_id, recheck=True, monthly=True)
+        queue.publish(
+            config.insurance_queue_url,
+            message.to_body(),
+            delay_seconds=queued % SWEEP_SPREAD_SECONDS,
+            dedup_id=f"{check_id}#{intake_id}",
+        )
+        queued += 1
+    store.mark_sweep_done(month, queued, now)
+    return {"ran": True, "month": month, "queued": queued}
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "RETRY_DELAYS",
+    "CheckMessage",
+    "EligibilityStore",
+    "InvalidIntake",
+    "InvalidMessage",
+    "NoInsurance",
+    "Outcome",
+    "UnknownIntake",
+    "WorkflowConfig",
+    "ask_payer",
+    "monthly_recheck",
+    "record_check_requested",
+    "request_recheck",
+    "run_check",
+    "staff_email",
+]

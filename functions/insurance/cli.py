@@ -1,0 +1,75 @@
+"""``iop eligibility parse FILE`` and ``iop eligibility recheck INTAKE_ID``.
+
+    iop eligibility parse FILE
+        Read a raw X12 271 or a v3 JSON eligibility response and print its coverage summary
+        (CONTRACTS.md section 6) as JSON. Offline: no AWS, no stack.
+    iop eligibility recheck INTAKE_ID
+        Queue a new eligibility check of an intake (what the staff route does); prints
+        ``{"intake_id", "check_id", "status": "queued"}``.
+
+Exit status: 0 done, 2 bad input or a missing file (one line on stderr), 1 AWS or the stack failed.
+Registered in ``local/cli.py`` through ``EXTENSIONS``. Imports stay light: this module is loaded
+with every ``iop`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _bad(reason: str) -> int:
+    print(f"iop: {' '.join(reason.split())}", file=sys.stderr)
+    return 2
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from functions.insurance.coverage import EligibilityParseError, parse_eligibility_file
+
+    path = Path(args.file)
+    if not path.exists():
+        return _bad(f"{args.file}: no such file")
+    if not path.is_file():
+        return _bad(f"{args.file}: not a file")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        return _bad(f"{args.file}: cannot be read ({exc.strerror or type(exc).__name__})")
+    try:
+        summary = parse_eligibility_file(content)
+    except EligibilityParseError as exc:
+        return _bad(f"{args.file}: {exc}")
+    print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
+    # local/ is not part of the Lambda package (nor of the type-checked tree): found at run time.
+    importlib.import_module("local.cli").configure()
+    from functions.core.clock import now
+    from functions.insurance import service
+
+    try:
+        message = service.request_recheck(args.intake_id, now=now())
+    except service.UnknownIntake:
+        return _bad(f"{args.intake_id}: no such intake")
+    except service.NoInsurance:
+        return _bad(f"{args.intake_id}: the intake has no insurance to check")
+    print(json.dumps({"intake_id": message.intake_id, "check_id": message.check_id, "status": "queued"}, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``eligibility parse`` / ``eligibility recheck`` to the ``iop`` subcommands."""
+    eligibility = sub.add_parser("eligibility", help="insurance eligibility: read a 271, queue a re-check")
+    commands = eligibility.add_subparsers(dest="eligibility_command", required=True, parser_class=type(eligibility))
+    parse = commands.add_parser("parse", help="print the coverage summary of an X12 271 or v3 JSON response")
+    parse.add_argument("file")
+    parse.set_defaults(fn=cmd_parse)
+    recheck = commands.add_parser("recheck", help="queue a new eligibility check of an intake")
+    recheck.add_argument("intake_id")
+    recheck.set_defaults(fn=cmd_recheck)
