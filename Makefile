@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit integration e2e package template-check cfn-lint checkov \
-        bench deploy cost clean lock chromium
+        bench clean lock chromium
 
 $(STAMP): requirements/dev.txt requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
