@@ -21,7 +21,7 @@ PHI_KEYS = frozenset(
         "postal_code", "zip", "date_of_birth", "dob", "member_id", "group_number", "body",
         "text", "message_body", "subject", "emergency_contact", "current_location", "answers",
         "screening", "scores", "diagnosis", "notes", "note", "origination_number", "destination_number",
-        "message_keyword", "phone_number", "member", "subscriber", "payer_response", "raw",
+        "message_keyword", "member", "subscriber", "payer_response", "raw",
     }
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
