@@ -9,6 +9,7 @@ from functions.insurance.handler import bp as insurance_bp
 from functions.insurance.routes import bp as insurance_routes_bp
 from functions.intake.handler import bp as intake_bp
 from functions.reminders.handler import bp as reminders_bp
+from functions.reminders.routes import bp as reminders_routes_bp
 
 app = Chalice(app_name="virtual-iop")
 app.register_blueprint(core_bp)
@@ -16,5 +17,6 @@ app.register_blueprint(intake_bp)
 app.register_blueprint(insurance_bp)
 app.register_blueprint(insurance_routes_bp)
 app.register_blueprint(reminders_bp)
+app.register_blueprint(reminders_routes_bp)
 app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)

@@ -167,6 +167,42 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = []
 
 
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    """Validate an on-call roster (CONTRACTS.md section 4) and store it as the current one."""
+    from functions.crisis.roster import RosterError, parse_roster
+
+    data = _read_json(args.file)
+    try:
+        parse_roster(data)
+    except RosterError as exc:
+        raise UsageError(f"{args.file}: invalid roster: " + "; ".join(exc.reasons)) from None
+    configure()
+    from functions.core.clock import now
+    from functions.crisis.service import import_roster
+
+    print(import_roster(data, at=now()))
+    return 0
+
+
+def _roster_commands(sub: Any) -> None:
+    roster = sub.add_parser("roster", help="the crisis on-call roster")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True, parser_class=_Parser)
+    load = roster_sub.add_parser("import", help="validate and store an on-call roster (JSON)")
+    load.add_argument("file")
+    load.set_defaults(fn=cmd_roster_import)
+
+
+EXTENSIONS.append(_roster_commands)
+
+from local.reminders_cli import register as _reminders_commands  # noqa: E402 - sessions, attendance
+
+EXTENSIONS.append(_reminders_commands)
+
+from functions.insurance.cli import register as _eligibility_commands  # noqa: E402 - eligibility parse, recheck
+
+EXTENSIONS.append(_eligibility_commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)

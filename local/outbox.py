@@ -81,8 +81,9 @@ def _emails(message: Any, at: str) -> list[dict[str, Any]]:
         attachments = [part.get_filename() for part in parsed.iter_attachments()]  # type: ignore[attr-defined]
         to = list(message.destinations) if isinstance(message.destinations, list) else \
             message.destinations.get("ToAddresses", [])
+        # the emulator lists a raw message's recipient twice: one email per address
         return [{"to": addr, "subject": str(parsed.get("Subject", "")), "text": text, "at": at,
-                 "attachments": [a for a in attachments if a]} for addr in to]
+                 "attachments": [a for a in attachments if a]} for addr in dict.fromkeys(to)]
     if hasattr(message, "subject"):
         to = message.destinations.get("ToAddresses", []) if isinstance(message.destinations, dict) else []
         return [{"to": addr, "subject": message.subject, "text": message.body, "at": at, "attachments": []}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -10,26 +11,21 @@ from chalice.app import Blueprint
 
 from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
-from functions.core.contacts import set_sms_opt_out
 from functions.core.log import get_logger
-from functions.core.messaging import SmsPort, SnsSms
-from functions.core.settings import get_settings
+from functions.core.messaging import SmsPort
 from functions.reminders import service
 
 bp = Blueprint(__name__)
 logger = get_logger("reminders")
 
-OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
-OPT_IN = frozenset({"START", "UNSTOP"})
-HELP = frozenset({"HELP", "INFO"})
-
 
 @bp.lambda_function(name="dispatch_reminders")
 @logger.inject_lambda_context(clear_state=True)
 def dispatch_reminders(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    due = service.due_jobs(now())
-    logger.info("dispatch run", extra={"due": len(due)})
-    return {"due": len(due), "sent": 0}
+    # Stops claiming ~10 s before the timeout; what is left stays due for the next run.
+    result = service.dispatch(time_left_ms=context.get_remaining_time_in_millis)
+    logger.info("dispatch run", extra=result)
+    return result
 
 
 def inbound_message(record: SQSRecord) -> tuple[str, str]:
@@ -49,22 +45,41 @@ def inbound_message(record: SQSRecord) -> tuple[str, str]:
     return sender, text
 
 
+def inbound_message_id(record: SQSRecord) -> str:
+    """The two-way SMS's own id (``inboundMessageId``), else the SQS message id: replies are sent
+    once per id, so a redelivered message is not answered twice."""
+    envelope = json_body(record)
+    inner = envelope.get("Message", envelope)
+    if isinstance(inner, str):
+        try:
+            inner = json.loads(inner)
+        except ValueError:
+            inner = {}
+    found = inner.get("inboundMessageId") if isinstance(inner, dict) else None
+    return str(found) if isinstance(found, str) and found else record.message_id
+
+
+def inbound_sent_at(record: SQSRecord) -> datetime | None:
+    """When the patient's SMS arrived (SNS ``Timestamp``, else SQS ``SentTimestamp``): SQS does not
+    keep order and retries late, so opt-out changes are stamped with the message's own time."""
+    envelope = json_body(record)
+    stamp = envelope.get("Timestamp")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    sent = (record.raw_event.get("attributes") or {}).get("SentTimestamp")
+    if isinstance(sent, str) and sent.isdigit() and int(sent) > 0:
+        return datetime.fromtimestamp(int(sent) / 1000, UTC)
+    return None
+
+
 def handle_sms(record: SQSRecord, sms: SmsPort | None = None) -> str:
+    """Keywords, confirmations, crisis language and replies: ``service.handle_inbound``."""
     sender, text = inbound_message(record)
-    word = text.strip().upper().rstrip(".!")
-    at = now()
-    if word in OPT_OUT:
-        set_sms_opt_out(sender, True, at)
-        return "opted_out"
-    if word in OPT_IN:
-        set_sms_opt_out(sender, False, at)
-        return "opted_in"
-    if word in HELP:
-        settings = get_settings()
-        (sms or SnsSms()).send_sms(sender, f"{settings.clinic_name}: call {settings.clinic_phone} for help. "
-                                           "Reply STOP to opt out. In a crisis call or text 988.")
-        return "help"
-    return "ignored"
+    return service.handle_inbound(sender, text, now(), sms=sms, message_id=inbound_message_id(record),
+                                  sent_at=inbound_sent_at(record))
 
 
 def _handle(record: SQSRecord) -> None:

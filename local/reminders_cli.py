@@ -1,0 +1,97 @@
+"""``iop sessions import FILE`` and ``iop attendance record`` (the reminders workflow's commands).
+
+    iop sessions import FILE
+        Store sessions and weekly series (CONTRACTS.md section 5, plus ``series``) and plan their
+        reminders; prints a JSON summary. Re-importing is safe: unchanged sessions change
+        nothing, moved ones move their pending reminders, ``"status": "cancelled"`` cancels them.
+    iop attendance record --occurrence ID --intake-id ID --status attended|missed
+        What POST /staff/sessions/{occurrence_id}/attendance does, from a shell.
+
+Exit status: 0 done, 2 bad input (one line on stderr), 1 AWS or the stack failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _bad(reason: str) -> int:
+    print(f"iop: {reason}", file=sys.stderr)
+    return 2
+
+
+def _read_json(path: str) -> tuple[Any, str | None]:
+    file = Path(path)
+    if not file.is_file():
+        return None, f"{path}: no such file"
+    try:
+        return json.loads(file.read_text(encoding="utf-8")), None
+    except UnicodeDecodeError:
+        return None, f"{path}: not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})"
+
+
+def cmd_sessions_import(args: argparse.Namespace) -> int:
+    from functions.reminders import schedule
+
+    data, problem = _read_json(args.file)
+    if problem:
+        return _bad(problem)
+    try:
+        schedule.parse_schedule_file(data)  # bad input is refused before touching AWS
+    except schedule.SessionsFileError as exc:
+        return _bad(f"{args.file}: invalid sessions file: {exc}")
+    from local.cli import configure
+
+    configure()
+    from functions.core.clock import now
+    from functions.reminders import service
+
+    try:
+        summary = service.import_schedule(data, now())
+    except (schedule.SessionsFileError, service.UnknownParticipants) as exc:
+        return _bad(f"{args.file}: {exc}")
+    print(json.dumps(summary.as_dict(), indent=2))
+    return 0
+
+
+def cmd_attendance_record(args: argparse.Namespace) -> int:
+    from local.cli import configure
+
+    configure()
+    from functions.core.clock import now
+    from functions.core.errors import ConflictError, NotFoundError
+    from functions.reminders import service
+
+    try:
+        result = service.record_attendance(args.occurrence, args.intake_id, args.status, now())
+    except NotFoundError:
+        return _bad("no such session, or the patient is not in it")
+    except ConflictError:
+        return _bad("the session was cancelled")
+    except service.InvalidAttendance as exc:
+        return _bad(str(exc))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add the commands to the ``iop`` parser (``local.cli.EXTENSIONS``)."""
+    sessions = sub.add_parser("sessions", help="sessions, weekly series and their reminders")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=type(sessions))
+    load = sessions_sub.add_parser("import", help="store sessions/series (JSON) and plan their reminders")
+    load.add_argument("file")
+    load.set_defaults(fn=cmd_sessions_import)
+
+    attendance = sub.add_parser("attendance", help="session attendance")
+    attendance_sub = attendance.add_subparsers(dest="attendance_command", required=True, parser_class=type(attendance))
+    record = attendance_sub.add_parser("record", help="record that a patient attended or missed a session")
+    record.add_argument("--occurrence", required=True, help="occurrence id (a session id, or <series_id>:<date>)")
+    record.add_argument("--intake-id", required=True)
+    record.add_argument("--status", required=True, choices=["attended", "missed"])
+    record.set_defaults(fn=cmd_attendance_record)
