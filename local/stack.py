@@ -105,12 +105,12 @@ class LocalStack:
         self.pump.restore(saved.get("pump", {}))
         if saved.get("aws"):
             state_mod.restore(saved["aws"], self.clients)
-        elif self.seed:
+        self._start_api()
+        self._start_web()
+        if not saved.get("aws") and self.seed:
             from local.seed import seed_demo
 
             seed_demo(self)
-        self._start_api()
-        self._start_web()
         self._spawn(self._background, "pump")
         self.save()
 

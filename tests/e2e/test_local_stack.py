@@ -147,3 +147,18 @@ def test_state_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-
         assert item["Item"]["opted_out"]["BOOL"] is True
     finally:
         stop_stack(second)
+
+
+def test_first_start_is_seeded_with_a_roster_two_patients_and_a_group_series(stack: Stack) -> None:
+    ddb = stack.client("dynamodb")
+
+    def kinds(table: str) -> list[str]:  # a Scan is fine in a test of the local seed
+        items = ddb.scan(TableName=f"virtual-iop-local-{table}", ProjectionExpression="kind")["Items"]
+        return [i["kind"]["S"] for i in items if "kind" in i]
+
+    assert kinds("intakes").count("intake") >= 2
+    assert any("roster" in k for k in kinds("crisis"))
+    reminders = kinds("reminders")
+    assert any("series" in k for k in reminders) and any("job" in k or "reminder" in k for k in reminders)
+    staff_emails = [e for e in stack.outbox()["email"] if e["subject"].endswith("New intake received")]
+    assert len(staff_emails) >= 2
