@@ -31,10 +31,10 @@ def seed_patients(api_url: str, path: Path = DEMO / "patients.json") -> list[str
 
     ids = []
     for i, body in enumerate(json.loads(path.read_text())["patients"]):
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the local API over http
             api_url + "/intake", data=json.dumps(body).encode(), method="POST",
             headers={"Content-Type": "application/json", "Idempotency-Key": f"demo-seed-{i}"})
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local API
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local API, http only
             ids.append(json.loads(response.read())["intake_id"])
     return ids
 
