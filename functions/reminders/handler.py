@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalice.app import Blueprint
 
 from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
 from functions.core.log import get_logger
-from functions.core.messaging import SmsPort
-from functions.reminders import service
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from functions.core.messaging import SmsPort
+
+
+def _service() -> ModuleType:
+    """The reminders service, imported on first use: the API Lambda imports this module too."""
+    from functions.reminders import service
+
+    return service
 
 bp = Blueprint(__name__)
 logger = get_logger("reminders")
@@ -23,7 +34,7 @@ logger = get_logger("reminders")
 @logger.inject_lambda_context(clear_state=True)
 def dispatch_reminders(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Stops claiming ~10 s before the timeout; what is left stays due for the next run.
-    result = service.dispatch(time_left_ms=context.get_remaining_time_in_millis)
+    result: dict[str, Any] = _service().dispatch(time_left_ms=context.get_remaining_time_in_millis)
     logger.info("dispatch run", extra=result)
     return result
 
@@ -78,8 +89,9 @@ def inbound_sent_at(record: SQSRecord) -> datetime | None:
 def handle_sms(record: SQSRecord, sms: SmsPort | None = None) -> str:
     """Keywords, confirmations, crisis language and replies: ``service.handle_inbound``."""
     sender, text = inbound_message(record)
-    return service.handle_inbound(sender, text, now(), sms=sms, message_id=inbound_message_id(record),
-                                  sent_at=inbound_sent_at(record))
+    outcome: str = _service().handle_inbound(sender, text, now(), sms=sms, message_id=inbound_message_id(record),
+                                             sent_at=inbound_sent_at(record))
+    return outcome
 
 
 def _handle(record: SQSRecord) -> None:
