@@ -9,6 +9,7 @@ Exit status: 0 on success, 2 on bad input with a one-line reason, 1 when AWS or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -97,15 +98,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from local.runtime import HANDLERS, invoke
+    from local.runtime import HANDLERS
 
     if args.function not in HANDLERS:
         raise UsageError(f"unknown function {args.function!r}; one of: {', '.join(HANDLERS)}")
     event = _read_json(args.event)
     if not isinstance(event, dict):
         raise UsageError(f"{args.event}: an event must be a JSON object")
+    # The function's own log lines go to stderr, as CloudWatch would keep them apart: stdout is the result.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = _invoke(args.function, event)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _invoke(function: str, event: dict[str, Any]) -> Any:
+    from local.runtime import invoke
+
     configure()
-    if args.function == "api_handler":
+    if function == "api_handler":
         from chalice.config import Config
         from chalice.local import LocalGateway
 
@@ -120,10 +131,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             headers={k: v for k, v in (event.get("headers") or {}).items()},
             body=(event.get("body") or "").encode("utf-8"))
         result["body"] = result["body"].decode("utf-8") if isinstance(result.get("body"), bytes) else result.get("body")
-    else:
-        result = invoke(args.function, event)
-    print(json.dumps(result, indent=2, default=str))
-    return 0
+        return result
+    return invoke(function, event)
 
 
 def cmd_staff_token(args: argparse.Namespace) -> int:

@@ -162,3 +162,29 @@ def test_first_start_is_seeded_with_a_roster_two_patients_and_a_group_series(sta
     assert any("series" in k for k in reminders) and any("job" in k or "reminder" in k for k in reminders)
     staff_emails = [e for e in stack.outbox()["email"] if e["subject"].endswith("New intake received")]
     assert len(staff_emails) >= 2
+
+
+EVENT_FUNCTIONS = {
+    "api_health.json": "api_handler",
+    "api_intake.json": "api_handler",
+    "sqs_insurance_check.json": "check_insurance",
+    "sqs_crisis_event.json": "escalate_crisis",
+    "sqs_inbound_sms.json": "handle_inbound_sms",
+    "schedule_dispatch.json": "dispatch_reminders",
+    "schedule_escalation_sweep.json": "escalate_crisis",
+}
+
+
+def test_every_sample_event_has_a_function() -> None:
+    assert sorted(p.name for p in (ROOT / "events").glob("*.json")) == sorted(EVENT_FUNCTIONS)
+
+
+@pytest.mark.parametrize(("event", "function"), sorted(EVENT_FUNCTIONS.items()))
+def test_iop_invoke_runs_each_sample_event_against_the_stack(stack: Stack, event: str, function: str) -> None:
+    result = stack.iop("invoke", function, "--event", f"events/{event}")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    if function == "api_handler":
+        assert output["statusCode"] in (200, 201)
+    elif event.startswith("sqs_"):
+        assert "batchItemFailures" in output  # the batch was processed (unknown ids may be reported)
