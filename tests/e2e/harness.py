@@ -82,12 +82,14 @@ class Stack:
         return self.log_path.read_text()
 
 
-def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | None = None) -> Stack:
+def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | None = None,
+                seed: bool = True) -> Stack:
+    """Boot ``iop run``; ``seed=False`` leaves out the demo data (tests that assert the outbox exactly)."""
     api, web, aws = ports or (free_port(), free_port(), free_port())
     log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "local.cli", "run", "--api-port", str(api), "--web-port", str(web),
-         "--aws-port", str(aws), "--state-dir", str(state_dir)],
+         "--aws-port", str(aws), "--state-dir", str(state_dir), *([] if seed else ["--no-seed"])],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IOP_"))},
     )

@@ -34,7 +34,7 @@ _NUMBERS = itertools.count(200)  # every patient of the module has their own pho
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("reminders-stack")
-    running = start_stack(base / "state", base / "stack.log")
+    running = start_stack(base / "state", base / "stack.log", seed=False)  # no demo patients in the outbox
     yield running
     stop_stack(running)
 

@@ -4,7 +4,6 @@ behind the workflow when the deployment's secret points at a v3 API (a local HTT
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -24,16 +23,11 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "eligibility"
 # --------------------------------------------------------------------------- staff route
 
 
-@functools.cache
 def routes_app() -> Any:
-    """A Chalice app with the insurance routes, made once: chalice consumes a blueprint's route
-    options when it registers them, so one blueprint can be registered in only one app."""
-    from chalice import Chalice
+    """The deployed app (app.py registers the insurance routes). A blueprint can be registered in
+    only one app, so tests use the real one rather than an app of their own."""
+    from app import app
 
-    from functions.insurance.routes import bp
-
-    app = Chalice(app_name="insurance-routes-test")
-    app.register_blueprint(bp)
     return app
 
 
