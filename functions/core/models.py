@@ -94,7 +94,11 @@ class CrisisItem(Model):
 
 
 class ReminderItem(Model):
-    """Any item of the reminders table: session, occurrence, reminder job, send ledger."""
+    """Any item of the reminders table: session, occurrence, reminder job, send ledger.
+
+    A job is its own send ledger: its state lives in top-level attributes (not in ``data``)
+    because the conditional writes that make a send happen once test them.
+    """
 
     class Meta(_Unbound):
         pass
@@ -104,10 +108,24 @@ class ReminderItem(Model):
     kind = UnicodeAttribute()
     data = JSONAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    planned = BooleanAttribute(null=True)  # a skip decided when planning (a re-import may redo it)
+    claim_id = UnicodeAttribute(null=True)
+    lease_until = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)
+    version = NumberAttribute(null=True)
+    confirmed_at = UnicodeAttribute(null=True)
+    attendance = UnicodeAttribute(null=True)
     due = DueIndex()
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self.data or {})
 
 
 class ContactItem(Model):

@@ -31,113 +31,35 @@ table's KMS key protects like every other item.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.attributes import (
-    BooleanAttribute,
-    JSONAttribute,
-    NumberAttribute,
-    TTLAttribute,
-    UnicodeAttribute,
-)
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError
-from functions.core.models import ContactItem, IntakeItem, bind_models
-from functions.core.settings import get_settings
+from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, unbind_models
 
 DUE_SHARDS = ("DUE#0", "DUE#1", "DUE#2", "DUE#3")
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
 
 
-class _Meta:
-    table_name = "unbound"  # replaced by bind(); never used as a real table name
-    region: str | None = None
-    host: str | None = None
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
-
-
-class _DueIndex(GlobalSecondaryIndex["Record"]):  # type: ignore[no-untyped-call]
-    class Meta:
-        index_name = "due"
-        projection = AllProjection()
-
-    due_shard = UnicodeAttribute(hash_key=True)
-    due_at = UnicodeAttribute(range_key=True)
-
-
-class Record(Model):
-    """An item of the reminders table, with the attributes this workflow writes conditions on.
-
-    Same table and keys as ``functions.core.models.ReminderItem``; the send-ledger state lives in
-    top-level attributes (not in ``data``) because conditional writes test it.
-    """
-
-    class Meta(_Meta):
-        pass
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    kind = UnicodeAttribute()
-    data = JSONAttribute(null=True)
-    created_at = UnicodeAttribute(null=True)
-    updated_at = UnicodeAttribute(null=True)
-    due_shard = UnicodeAttribute(null=True)
-    due_at = UnicodeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
-    state = UnicodeAttribute(null=True)
-    reason = UnicodeAttribute(null=True)
-    planned = BooleanAttribute(null=True)  # a skip decided when planning (a re-import may redo it)
-    claim_id = UnicodeAttribute(null=True)
-    lease_until = UnicodeAttribute(null=True)
-    attempts = NumberAttribute(null=True)
-    version = NumberAttribute(null=True)
-    confirmed_at = UnicodeAttribute(null=True)
-    attendance = UnicodeAttribute(null=True)
-    due = _DueIndex()
-
-    @property
-    def info(self) -> dict[str, Any]:
-        return dict(self.data or {})
-
-
-_bound: tuple[str, ...] | None = None
-_lock = threading.Lock()
+# The reminders table's model lives with the others in functions/core/models.py.
+Record = ReminderItem
 
 
 def bind() -> None:
-    """Point :class:`Record` at the reminders table (and the core models at theirs)."""
-    global _bound
+    """Point the models at their tables."""
     bind_models()
-    settings = get_settings()
-    key = (settings.reminders_table, settings.region, str(settings.endpoint_url))
-    if _bound == key:
-        return
-    with _lock:
-        meta: Any = Record.Meta
-        meta.table_name = settings.reminders_table
-        meta.region = settings.region
-        meta.host = settings.endpoint_url
-        Record._connection = None
-        _bound = key
 
 
 def unbind() -> None:
-    global _bound
-    with _lock:
-        _bound = None
+    unbind_models()
 
 
 def shard_for(key: str) -> str:
