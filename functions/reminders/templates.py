@@ -314,9 +314,9 @@ def missed_session_sms(clinic: Clinic) -> str:
     name = clinic.display_name
     return _shortest_fitting(
         [
-            f"{name}: we missed you today and hope you are OK. "
+            f"{name}: we missed you at your last session and hope you are OK. "
             f"Call us at {clinic.display_phone} when you can. {OPT_OUT_LINE}",
-            f"{name}: we missed you today. Call us at {clinic.display_phone}. {OPT_OUT_LINE}",
+            f"{name}: we missed you at your last session. Call us at {clinic.display_phone}. {OPT_OUT_LINE}",
         ]
     )
 
@@ -325,7 +325,7 @@ def missed_session_email(clinic: Clinic) -> EmailContent:
     name = clinic.display_name
     text = (
         "Hello,\n\n"
-        f"We missed you at your appointment today and hope you are doing OK. "
+        f"We missed you at your last appointment and hope you are doing OK. "
         f"Whenever you are ready, call us at {clinic.display_phone} and we will find a time that "
         "works for you.\n\n"
         f"{name}\n"

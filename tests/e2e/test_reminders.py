@@ -424,7 +424,7 @@ def test_missed_sessions_get_a_follow_up_and_two_in_a_row_email_the_clinician(cl
     assert done.returncode == 0, done.stderr
     clinic.tick("2027-09-13T15:36:00Z")  # 5 min after the clock last moved: a run is due
     follow_up = (
-        f"{CLINIC}: we missed you today and hope you are OK. Call us at 555-555-0100 when you can. "
+        f"{CLINIC}: we missed you at your last session and hope you are OK. Call us at 555-555-0100 when you can. "
         "Reply STOP to opt out."
     )
     assert clinic.new() == ([(p.phone, follow_up)], [(p.email, f"{CLINIC}: we missed you")])

@@ -14,7 +14,7 @@ from functions.reminders import service
 from tests.integration.reminders.conftest import series, session, utc
 
 FOLLOW_UP_SMS = (
-    "Harbor Clinic: we missed you today and hope you are OK. Call us at 555-555-0100 when you can. "
+    "Harbor Clinic: we missed you at your last session and hope you are OK. Call us at 555-555-0100 when you can. "
     "Reply STOP to opt out."
 )
 
