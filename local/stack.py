@@ -30,6 +30,33 @@ REGION = "us-east-1"
 CLOCK_PARAMETER = "/virtual-iop/local/clock-offset-seconds"
 
 
+def serialized_moto_server(host: str, port: int) -> Any:
+    """moto's threaded server, answering one request at a time.
+
+    DynamoDB makes each conditional write atomic; moto does not across threads, so two functions
+    running at once (the API, the pump, an ``iop invoke``) could both win the same condition here
+    and never in AWS. Holding one lock around each request keeps the send ledgers' promise locally.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerializedMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            inner = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def app(environ: Any, start_response: Any) -> list[bytes]:
+                with lock:
+                    return list(inner(environ, start_response))
+
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerializedMotoServer(ip_address=host, port=port, verbose=False)
+
+
 @dataclass
 class Ports:
     api: int = 8000
@@ -63,15 +90,13 @@ class LocalStack:
     def start(self) -> None:
         import logging
 
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         from functions.core import aws, clock, models, secrets, settings
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         local_credentials()
-        self.moto = ThreadedMotoServer(ip_address=self.ports.host, port=self.ports.aws, verbose=False)
+        self.moto = serialized_moto_server(self.ports.host, self.ports.aws)
         self.moto.start()
         self.clients = {s: boto3.session.Session(region_name=REGION).client(s, endpoint_url=self.aws_url)
                         for s in ("dynamodb", "sqs", "sns", "ses", "secretsmanager", "ssm")}
