@@ -108,6 +108,12 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+CRISIS_ALARMS = {
+    "CrisisUnacknowledged": "A crisis case is still unacknowledged after the last escalation round",
+    "CrisisNoResponder": "A crisis case had no reachable on-call responder",
+    "CrisisTierUnreachable": "No channel reached any member of an on-call tier",
+}
+
 PARAMETERS: dict[str, dict[str, Any]] = {
     "Stage": {"Type": "String", "Default": "dev", "AllowedPattern": "^[a-z][a-z0-9-]{0,15}$"},
     "ClinicName": {"Type": "String", "Default": "Harbor Clinic"},
@@ -330,6 +336,17 @@ def merge_template() -> dict[str, Any]:
             "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
             "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}}
+    # Crisis alarms from the EMF metrics escalate_crisis writes (namespace VirtualIOP; Powertools adds
+    # the "service" dimension). See functions/crisis/service.py ALARM_METRICS.
+    for metric, what in CRISIS_ALARMS.items():
+        resources[metric + "Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": sub(f"{APP}-${{Stage}}-{metric}"),
+            "AlarmDescription": f"{what}: see docs/runbook.md",
+            "Namespace": "VirtualIOP", "MetricName": metric,
+            "Dimensions": [{"Name": "service", "Value": APP}],
+            "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+            "AlarmActions": [ref("OpsAlarmTopic")]}}
     resources["InboundSmsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": sub(f"{APP}-${{Stage}}-inbound-sms"), "KmsMasterKeyId": ref("DataKey")}}
     resources["InboundSmsSubscription"] = {"Type": "AWS::SNS::Subscription", "Properties": {
