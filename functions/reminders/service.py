@@ -264,6 +264,15 @@ class ImportSummary:
         return out
 
 
+def _job(pk: str, sk: str, data: dict[str, Any], at: datetime, *, shard_key: str, due: datetime | None,
+         reason: str | None) -> Record:
+    """A reminder or follow-up job: pending on the due index at ``due``, or skipped with its reason."""
+    if reason is None and due is not None:
+        return Record(pk, sk, kind="job", data=data, state=PENDING, due_shard=store.shard_for(shard_key),
+                      due_at=iso(due), created_at=iso(at))
+    return Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))
+
+
 def _job_sk(starts_at: datetime, person_key: str, window: str, channel: str) -> str:
     return f"JOB#{_compact(starts_at)}#{person_key}#{window}#{channel}"
 
@@ -306,27 +315,9 @@ def plan_jobs(occ: schedule.Occurrence, person: Person, at: datetime, sequence: 
             sk = _job_sk(occ.starts_at, person.key, window, channel)
             if reason is None and send_at is not None:
                 data["send_at"] = iso(send_at)
-                jobs[sk] = Record(
-                    pk,
-                    sk,
-                    kind="job",
-                    data=data,
-                    state=PENDING,
-                    due_shard=store.shard_for(key),
-                    due_at=iso(send_at),
-                    created_at=iso(at),
-                )
             else:
-                jobs[sk] = Record(
-                    pk,
-                    sk,
-                    kind="job",
-                    data=data,
-                    state=SKIPPED,
-                    reason=reason or "quiet_hours",
-                    planned=True,
-                    created_at=iso(at),
-                )
+                reason = reason or "quiet_hours"
+            jobs[sk] = _job(pk, sk, data, at, shard_key=key, due=send_at, reason=reason)
     return jobs
 
 
@@ -871,19 +862,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
             "send_at": iso(due),
         }
         sk = f"FOLLOWUP#{key}#{channel}"
-        if reason is None:
-            job = Record(
-                pk,
-                sk,
-                kind="job",
-                data=data,
-                state=PENDING,
-                due_shard=store.shard_for(job_key),
-                due_at=iso(due),
-                created_at=iso(at),
-            )
-        else:
-            job = Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))
+        job = _job(pk, sk, data, at, shard_key=job_key, due=due, reason=reason)
         written = store.put(job, Record.pk.does_not_exist())
         result["follow_up"][channel] = (reason or "queued") if written else "already_recorded"
 
