@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -79,18 +81,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack.start()
     except OSError as exc:
         raise UsageError(f"cannot start the local stack: {exc.strerror or exc}") from None
-    print("virtual-iop local stack is up:", flush=True)
-    print(stack.addresses(), flush=True)
-    print("Ctrl-C stops it; state is kept in the state directory.", flush=True)
-    stopping = {"now": False}
+
+    # An Event, not signal.pause(): a signal landing between the check and pause() would be lost
+    # and the stack would never stop.
+    stopping = threading.Event()
 
     def stop(*_: Any) -> None:
-        stopping["now"] = True
+        stopping.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping["now"]:
-        signal.pause() if hasattr(signal, "pause") else None
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack: what a hung stack waits on
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    print("virtual-iop local stack is up:", flush=True)
+    print(stack.addresses(), flush=True)
+    print("Ctrl-C stops it; state is kept in the state directory.", flush=True)
+    while not stopping.wait(0.5):
+        pass
     print("stopping...", flush=True)
     stack.stop()
     print("stopped.", flush=True)

@@ -112,9 +112,13 @@ def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | N
 
 
 def stop_stack(stack: Stack) -> int:
+    """Ctrl-C, as an engineer would; a stack that does not stop fails with its threads' stacks."""
     stack.process.send_signal(signal.SIGINT)
     try:
-        return stack.process.wait(timeout=30)
+        return stack.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
+        stack.process.send_signal(signal.SIGUSR1)  # faulthandler: dump every thread (local/cli.py)
+        time.sleep(2)
         stack.process.kill()
-        return -9
+        stack.process.wait()
+        raise AssertionError("the local stack did not stop within 60 s:\n" + stack.logs()[-20000:]) from None
