@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit integration e2e package template-check cfn-lint checkov \
-        bench clean lock chromium
+        bench clean lock chromium cost counts
 
 $(STAMP): requirements/dev.txt requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
@@ -71,6 +71,12 @@ test: $(STAMP) chromium node_modules/.installed $(TOOLS_STAMP)
 	$(MAKE) --no-print-directory lint template-check
 	$(PY) -m pytest tests -q
 	$(MAKE) --no-print-directory cfn-lint checkov
+
+cost: $(STAMP)
+	$(PY) -m infra.cost --patients 1000
+
+counts: $(STAMP)
+	$(PY) tests/bench/counts.py --patients 50
 
 bench: package
 	$(PY) tests/bench/coldstart.py
