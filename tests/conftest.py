@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 if str(ROOT) not in sys.path:  # app.py lives at the repository root
     sys.path.insert(0, str(ROOT))
+pytest_plugins = ["tests.phi_guard"]  # fails a test whose code emits synthetic PHI (tests/phi_guard.py)
 
 STAGE = "test"
 REGION = "us-east-1"
