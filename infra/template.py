@@ -37,8 +37,9 @@ def arn(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- tables
 TABLES: dict[str, dict[str, Any]] = {
     # logical id: (setting env var, short name, GSIs, ttl attribute)
+    # The stream feeds relay_outbox (the transactional outbox's relay); NEW_IMAGE: inserts carry the event.
     "IntakesTable": {"env": "IOP_INTAKES_TABLE", "name": "intakes", "gsis": [("outbox", "outbox_shard", "outbox_at")],
-                     "ttl": "expires_at"},
+                     "ttl": "expires_at", "stream": "NEW_IMAGE"},
     "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at")],
                     "ttl": "expires_at"},
     "RemindersTable": {"env": "IOP_REMINDERS_TABLE", "name": "reminders", "gsis": [("due", "due_shard", "due_at")],
@@ -60,6 +61,7 @@ QUEUES: dict[str, dict[str, Any]] = {
                         "consumer": "HandleInboundSms", "timeout": 30, "batch": 10},
 }
 MAX_RECEIVE_COUNT = 5
+RELAY_FAILURE_QUEUE_NAME = "outbox-relay-failures"
 
 # --------------------------------------------------------------------------- functions
 # Chalice function name -> logical id, policy file, schedule, what it may touch.
@@ -67,6 +69,14 @@ RW = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:D
       "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"]
 RO = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
 OUTBOX_RELAY = [*RO, "dynamodb:DeleteItem"]  # read + delete relayed outbox events
+# relay_outbox: is this event still pending (consistent BatchGetItem), delete it once relayed.
+STREAM_RELAY = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem"]
+# What Lambda's event source mapping reads the stream with (under the function's role).
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+# relay_outbox's stream mapping: retries, then bisects, then hands the batch to this queue.
+RELAY_FAILURE_QUEUE = "RelayOutboxFailureQueue"
+RELAY_MAX_RETRIES = 5
+RELAY_MAX_RECORD_AGE_SECONDS = 3600  # the sweep has delivered long before: stop retrying after an hour
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "api_handler": {
@@ -105,6 +115,13 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
         "secrets": ["SigningSecret"],
         # The safety net for escalation timers: a sweep over the crisis table's due index.
         "schedules": [("EscalationSweepSchedule", "rate(1 minute)")],
+    },
+    "relay_outbox": {
+        "logical": "RelayOutbox", "policy": "policy-relay-outbox.json",
+        "tables": {"IntakesTable": STREAM_RELAY}, "stream": "IntakesTable",
+        # the two queues outbox events name, and the mapping's on-failure destination
+        "send": ["InsuranceChecksQueue", "CrisisEventsQueue", RELAY_FAILURE_QUEUE], "consume": None,
+        "sms": False, "email": True, "secrets": [], "schedules": [],
     },
 }
 
@@ -185,6 +202,8 @@ def table_resource(logical: str, spec: dict[str, Any]) -> dict[str, Any]:
         props["GlobalSecondaryIndexes"] = gsis
     if spec["ttl"]:
         props["TimeToLiveSpecification"] = {"AttributeName": spec["ttl"], "Enabled": True}
+    if spec.get("stream"):
+        props["StreamSpecification"] = {"StreamViewType": spec["stream"]}
     return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": props}
 
@@ -221,7 +240,13 @@ def policy_statements(spec: dict[str, Any], *, for_file: bool) -> list[dict[str,
         return [arn(logical), {"Fn::Sub": ["${T}/index/*", {"T": arn(logical)}]}]
 
     def queue_arn(logical: str) -> Any:
-        return f"arn:aws:sqs:*:*:{APP}-*-{QUEUES[logical]['name']}" if for_file else arn(logical)
+        name = RELAY_FAILURE_QUEUE_NAME if logical == RELAY_FAILURE_QUEUE else QUEUES[logical]["name"]
+        return f"arn:aws:sqs:*:*:{APP}-*-{name}" if for_file else arn(logical)
+
+    def stream_arn(logical: str) -> Any:
+        if for_file:
+            return f"arn:aws:dynamodb:*:*:table/{APP}-*-{TABLES[logical]['name']}/stream/*"
+        return {"Fn::GetAtt": [logical, "StreamArn"]}
 
     def secret_arn(logical: str) -> Any:
         suffix = "signing" if logical == "SigningSecret" else "eligibility-api"
@@ -239,6 +264,12 @@ def policy_statements(spec: dict[str, Any], *, for_file: bool) -> list[dict[str,
         by_actions.setdefault(tuple(actions), []).extend(table_arns(logical))
     for i, (actions, resources) in enumerate(sorted(by_actions.items())):
         statements.append({"Sid": f"Tables{i}", "Effect": "Allow", "Action": list(actions), "Resource": resources})
+    if spec.get("stream"):
+        statements.append({"Sid": "ReadStream", "Effect": "Allow", "Action": STREAM_READ,
+                           "Resource": [stream_arn(spec["stream"])]})
+        # ListStreams takes no resource: "*" is the only one IAM accepts (it lists stream ARNs only).
+        statements.append({"Sid": "ListStreams", "Effect": "Allow", "Action": ["dynamodb:ListStreams"],
+                           "Resource": "*"})
     if spec["send"]:
         statements.append({"Sid": "SendQueues", "Effect": "Allow", "Action": ["sqs:SendMessage"],
                            "Resource": [queue_arn(q) for q in spec["send"]]})
@@ -305,6 +336,49 @@ def api_resources() -> dict[str, Any]:
     }
 
 
+def relay_resources() -> dict[str, Any]:
+    """relay_outbox's stream mapping, its on-failure queue and alarms.
+
+    Lambda reads the intakes table's stream, filtered to outbox inserts; a batch whose publish
+    failed is retried from the failed record (``ReportBatchItemFailures``), split in halves on a
+    crash, and after ``RELAY_MAX_RETRIES`` (or an hour) its description goes to the failure queue.
+    Nothing is lost then either: the outbox item stays until the 1-minute sweep delivers it; the
+    alarm says the relay is broken."""
+    alarm = {"Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1,
+             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+             "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}
+    only_outbox_inserts = json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox"]}}}},
+                                     separators=(",", ":"))
+    return {
+        RELAY_FAILURE_QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": sub(f"{APP}-${{Stage}}-{RELAY_FAILURE_QUEUE_NAME}"),
+            "MessageRetentionPeriod": 1209600, "KmsMasterKeyId": ref("DataKey")}},
+        RELAY_FAILURE_QUEUE + "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": sub(f"{APP}-${{Stage}}-{RELAY_FAILURE_QUEUE_NAME}-not-empty"),
+            "AlarmDescription": "relay_outbox gave up on a stream batch (the sweep still delivers): "
+                                "see docs/runbook.md",
+            "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [RELAY_FAILURE_QUEUE, "QueueName"]}}],
+            "Threshold": 0, **alarm}},
+        "RelayOutboxIteratorAgeAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": sub(f"{APP}-${{Stage}}-relay-outbox-iterator-age"),
+            "AlarmDescription": "relay_outbox is more than 2 minutes behind the intakes stream: "
+                                "see docs/runbook.md",
+            "Namespace": "AWS/Lambda", "MetricName": "IteratorAge",
+            "Dimensions": [{"Name": "FunctionName", "Value": ref("RelayOutbox")}],
+            "Threshold": 120000, **alarm}},
+        "RelayOutboxStreamMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": ref("RelayOutbox"),
+            "EventSourceArn": {"Fn::GetAtt": ["IntakesTable", "StreamArn"]},
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0,
+            "FilterCriteria": {"Filters": [{"Pattern": only_outbox_inserts}]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True, "MaximumRetryAttempts": RELAY_MAX_RETRIES,
+            "MaximumRecordAgeInSeconds": RELAY_MAX_RECORD_AGE_SECONDS,
+            "DestinationConfig": {"OnFailure": {"Destination": arn(RELAY_FAILURE_QUEUE)}}}},
+    }
+
+
 def merge_template() -> dict[str, Any]:
     resources: dict[str, Any] = {}
     resources["DataKey"] = {
@@ -347,6 +421,7 @@ def merge_template() -> dict[str, Any]:
             "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
             "AlarmActions": [ref("OpsAlarmTopic")]}}
+    resources.update(relay_resources())
     resources["InboundSmsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": sub(f"{APP}-${{Stage}}-inbound-sms"), "KmsMasterKeyId": ref("DataKey")}}
     resources["InboundSmsSubscription"] = {"Type": "AWS::SNS::Subscription", "Properties": {

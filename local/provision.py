@@ -7,7 +7,9 @@ pool: the local stack authenticates staff with signed bearer tokens) are skipped
 Re-running it is safe: what exists is left alone.
 
 It also answers, for the local stack and for ``iop`` commands, what the packaged template wires:
-the functions' environment, which queue feeds which function, which schedules run which function.
+the functions' environment, which queue feeds which function, which DynamoDB stream feeds which
+function (``AWS::Lambda::EventSourceMapping``: read, not created), which schedules run which
+function.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ FUNCTION_NAMES = {
     "DispatchReminders": "dispatch_reminders",
     "HandleInboundSms": "handle_inbound_sms",
     "EscalateCrisis": "escalate_crisis",
+    "RelayOutbox": "relay_outbox",
 }
+# Types read for the wiring (which stream feeds which function), not created in the emulator.
+WIRED_TYPES = {"AWS::Lambda::EventSourceMapping"}
 SKIPPED_TYPES = {
     "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
     "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::KMS::Alias", "AWS::ApiGateway::Account",
@@ -57,6 +62,8 @@ class Wiring:
     queue_consumers: dict[str, tuple[str, int]] = field(default_factory=dict)  # queue url -> (function, batch)
     dead_letter_queues: dict[str, str] = field(default_factory=dict)  # queue url -> dlq url
     schedules: list[tuple[str, str, int]] = field(default_factory=list)  # (rule, function, period seconds)
+    # DynamoDB stream ARN -> (function, batch size, filter patterns): the template's event source mappings
+    stream_consumers: dict[str, tuple[str, int, list[dict[str, Any]]]] = field(default_factory=dict)
     inbound_sms_topic_arn: str = ""
 
 
@@ -153,7 +160,7 @@ def provision(endpoint_url: str | None, stage: str = "local", region: str = "us-
         for logical in items:
             props = resources[logical].get("Properties", {})
             _create(rtype, logical, props, resolver, client, create)
-    unknown = {v.get("Type") for v in resources.values() if v.get("Type")} - set(order) - SKIPPED_TYPES
+    unknown = {v.get("Type") for v in resources.values() if v.get("Type")} - set(order) - SKIPPED_TYPES - WIRED_TYPES
     if unknown:
         raise ProvisionError("the local stack cannot provision: " + ", ".join(sorted(unknown)))
     return _wiring(template, resolver, endpoint_url, region)
@@ -184,6 +191,9 @@ def _create(rtype: str, logical: str, props: dict[str, Any], r: _Resolver, clien
                 raise ProvisionError(f"table {name} is not provisioned at the endpoint") from None
             kwargs = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode",
                                          "GlobalSecondaryIndexes") if k in p}
+            if "StreamSpecification" in p:
+                kwargs["StreamSpecification"] = {"StreamEnabled": True,
+                                                 "StreamViewType": p["StreamSpecification"]["StreamViewType"]}
             if "SSESpecification" in p:
                 sse = p["SSESpecification"]
                 kwargs["SSESpecification"] = {"Enabled": sse["SSEEnabled"], "SSEType": sse["SSEType"],
@@ -196,6 +206,8 @@ def _create(rtype: str, logical: str, props: dict[str, Any], r: _Resolver, clien
                     "PointInTimeRecoveryEnabled": True})
         r.refs[logical] = name
         r.attrs[(logical, "Arn")] = desc["TableArn"]
+        if desc.get("LatestStreamArn"):
+            r.attrs[(logical, "StreamArn")] = desc["LatestStreamArn"]
     elif rtype == "AWS::SQS::Queue":
         sqs = client("sqs")
         p = r.resolve(props)
@@ -271,6 +283,14 @@ def _wiring(template: dict[str, Any], r: _Resolver, endpoint_url: str | None, re
                 rule = next(k for k, v in props["Events"].items() if v is event)
                 wiring.schedules.append((rule, chalice_name, rate_seconds(ep["Schedule"])))
     for logical, res in resources.items():
+        if res.get("Type") == "AWS::Lambda::EventSourceMapping":
+            mp = res.get("Properties", {})
+            function_ref = mp.get("FunctionName", {}).get("Ref")
+            source = r.resolve(mp["EventSourceArn"])
+            if function_ref in FUNCTION_NAMES and ":dynamodb:" in source:
+                patterns = [json.loads(f["Pattern"]) for f in mp.get("FilterCriteria", {}).get("Filters", [])]
+                wiring.stream_consumers[source] = (FUNCTION_NAMES[function_ref], int(mp.get("BatchSize", 100)),
+                                                   patterns)
         if res.get("Type") == "AWS::SQS::Queue" and "RedrivePolicy" in res.get("Properties", {}):
             dlq_arn = r.resolve(res["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
             dlq_name = dlq_arn.rsplit(":", 1)[1]

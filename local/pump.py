@@ -6,6 +6,15 @@ the function raises) is made visible again at once; after ``maxReceiveCount`` re
 emulator's redrive moves it to the dead-letter queue, as SQS does. Delays (``DelaySeconds``) are
 honoured by the emulator. The schedule runner fires each rule of the template when the local
 clock has reached its next due time.
+
+DynamoDB streams (``AWS::Lambda::EventSourceMapping`` in the template) are polled as Lambda polls
+them: ``GetRecords`` from the last sequence number delivered, the mapping's filter applied, the
+records (DynamoDB-stream shaped) given to the function in batches of the mapping's size. A record
+the function reports in ``batchItemFailures`` is retried from there on the next round, at most
+``STREAM_MAX_RETRIES`` times (then skipped, as the mapping's retry limit does; the outbox sweep
+still delivers). The emulator keeps every stream record forever and copies the table's stream
+for every transaction item, so records already delivered are trimmed from the in-process
+emulator (AWS keeps them 24 hours; only this relay reads them).
 """
 
 from __future__ import annotations
@@ -19,13 +28,26 @@ from typing import Any
 from local.provision import ACCOUNT_ID, Wiring
 
 Invoker = Callable[[str, dict[str, Any]], Any]
+STREAM_MAX_RETRIES = 5
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """An EventBridge-style filter pattern of exact values (what the template's filters use)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and matches(v, value[k]) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
 
 
 class Pump:
     def __init__(self, wiring: Wiring, sqs: Any, invoker: Invoker, clock: Callable[[], datetime],
-                 on_invoked: Callable[[], None] | None = None) -> None:
+                 on_invoked: Callable[[], None] | None = None, streams: Any = None) -> None:
         self.wiring = wiring
         self.sqs = sqs
+        self.streams = streams  # a dynamodbstreams client (None: streams are not delivered)
+        self.stream_positions: dict[str, str] = {}  # "stream arn|shard id" -> last sequence number done
+        self.stream_failures: dict[str, int] = {}
         self.invoke = invoker
         self.clock = clock
         self.on_invoked = on_invoked or (lambda: None)
@@ -88,12 +110,97 @@ class Pump:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
         return len(messages)
 
+    # ------------------------------------------------------------------ DynamoDB streams
+    def _stream_record(self, arn: str, record: dict[str, Any]) -> dict[str, Any]:
+        """A record as Lambda hands it over (``eventSourceARN`` added, datetimes as epoch seconds)."""
+        out = dict(record)
+        data = dict(out.get("dynamodb", {}))
+        created = data.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            data["ApproximateCreationDateTime"] = int(created.timestamp())
+        out["dynamodb"] = data
+        out["eventSourceARN"] = arn
+        out.setdefault("awsRegion", "us-east-1")
+        return out
+
+    def deliver_stream_once(self, arn: str) -> int:
+        """Read each shard of the stream after its last delivered record and deliver one batch per
+        shard; returns the number of records read."""
+        if self.streams is None:
+            return 0
+        function, batch, patterns = self.wiring.stream_consumers[arn]
+        read = 0
+        for shard in self.streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", []):
+            key = f"{arn}|{shard['ShardId']}"
+            after = self.stream_positions.get(key)
+            kwargs: dict[str, Any] = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                                      if after else {"ShardIteratorType": "TRIM_HORIZON"})
+            iterator = self.streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], **kwargs)
+            records = self.streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+            if not records:
+                continue
+            read += len(records)
+            done = self._deliver_stream_records(key, function, batch, patterns,
+                                                [self._stream_record(arn, r) for r in records])
+            if done is not None:
+                self.stream_positions[key] = done
+                self._trim_stream(arn, done)
+        return read
+
+    def _deliver_stream_records(self, key: str, function: str, batch: int, patterns: list[dict[str, Any]],
+                                records: list[dict[str, Any]]) -> str | None:
+        """Deliver ``records`` in batches; the sequence number of the last record done (None: none)."""
+        done: str | None = None
+        for start in range(0, len(records), batch):
+            chunk = records[start:start + batch]
+            selected = [r for r in chunk if not patterns or any(matches(p, r) for p in patterns)]
+            retry_from: str | None = None
+            if selected:
+                try:
+                    result = self.invoke(function, {"Records": selected})
+                    failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
+                    retry_from = str(failures[0]["itemIdentifier"]) if failures else None
+                except Exception:  # a crashed invocation retries the whole batch, as in Lambda
+                    self.errors += 1
+                    retry_from = str(selected[0]["dynamodb"]["SequenceNumber"])
+                finally:
+                    self.invocations += 1
+                    self.on_invoked()
+            if retry_from is not None:
+                tries = self.stream_failures.get(key, 0) + 1
+                if tries <= STREAM_MAX_RETRIES:
+                    self.stream_failures[key] = tries
+                    before = [r for r in chunk if int(r["dynamodb"]["SequenceNumber"]) < int(retry_from)]
+                    return str(before[-1]["dynamodb"]["SequenceNumber"]) if before else done
+                # the mapping's retry limit: give the batch up (the outbox sweep still delivers it)
+            self.stream_failures.pop(key, None)
+            done = str(chunk[-1]["dynamodb"]["SequenceNumber"])
+        return done
+
+    def _trim_stream(self, arn: str, through: str) -> None:
+        """Forget delivered records in the in-process emulator (see the module docstring)."""
+        try:
+            from moto.dynamodb.models import dynamodb_backends
+        except ImportError:  # pragma: no cover - the local stack always runs moto in-process
+            return
+        table_name = arn.split(":", 5)[5].split("/")[1]
+        region = arn.split(":")[3]
+        table = dynamodb_backends[ACCOUNT_ID][region].tables.get(table_name)
+        shard = getattr(table, "stream_shard", None)
+        if shard is None:
+            return
+        count = int(through) - shard.starting_sequence_number + 1
+        if count > 0:
+            del shard.items[:count]
+            shard.starting_sequence_number += count
+
     def drain(self, max_rounds: int = 1000) -> int:
-        """Deliver until every queue is idle; returns invocations made."""
+        """Deliver until every queue and stream is idle; returns invocations made."""
         with self.lock:
             start = self.invocations
             for _ in range(max_rounds):
-                if sum(self.deliver_once(url) for url in self.wiring.queue_consumers) == 0:
+                read = sum(self.deliver_stream_once(arn) for arn in self.wiring.stream_consumers)
+                if sum(self.deliver_once(url) for url in self.wiring.queue_consumers) + read == 0:
                     break
             return self.invocations - start
 
@@ -137,7 +244,7 @@ class Pump:
             return self.invocations - start
 
     def state(self) -> dict[str, Any]:
-        return {"last_fired": dict(self.last_fired)}
+        return {"last_fired": dict(self.last_fired)}  # stream positions are not kept: see restore
 
     def restore(self, state: dict[str, Any]) -> None:
         self.last_fired.update(state.get("last_fired", {}))

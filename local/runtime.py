@@ -14,6 +14,7 @@ HANDLERS = {
     "dispatch_reminders": "functions.reminders.handler.dispatch_reminders",
     "handle_inbound_sms": "functions.reminders.handler.handle_inbound_sms",
     "escalate_crisis": "functions.crisis.handler.escalate_crisis",
+    "relay_outbox": "functions.intake.handler.relay_outbox",
 }
 
 

@@ -99,7 +99,7 @@ class LocalStack:
         self.moto = serialized_moto_server(self.ports.host, self.ports.aws)
         self.moto.start()
         self.clients = {s: boto3.session.Session(region_name=REGION).client(s, endpoint_url=self.aws_url)
-                        for s in ("dynamodb", "sqs", "sns", "ses", "secretsmanager", "ssm")}
+                        for s in ("dynamodb", "dynamodbstreams", "sqs", "sns", "ses", "secretsmanager", "ssm")}
         self.wiring: Wiring = provision(self.aws_url, stage=STAGE, region=REGION, parameters={
             "AllowedOrigins": self.web_url, "PublicBaseUrl": self.web_url})
         env = dict(self.wiring.env)
@@ -126,7 +126,8 @@ class LocalStack:
         self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json")
         from local.runtime import invoke
 
-        self.pump = Pump(self.wiring, self.clients["sqs"], invoke, self.clock.now, self._after_invoke)
+        self.pump = Pump(self.wiring, self.clients["sqs"], invoke, self.clock.now, self._after_invoke,
+                         streams=self.clients["dynamodbstreams"])
         self.pump.restore(saved.get("pump", {}))
         if saved.get("aws"):
             state_mod.restore(saved["aws"], self.clients)

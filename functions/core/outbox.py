@@ -7,15 +7,22 @@ found with a Query, never a Scan. It holds either a queue message (``{"queue": "
 "crisis", "body": {...}}``, resolved to a queue URL from the settings when it is sent) or an
 email (``{"to", "subject", "text"}``); both carry ids only, never PHI.
 
-- The writer calls :func:`relay` on the events it just committed (the fast path): each one is
-  published, then deleted with a conditional delete. A publish that fails leaves the item.
+- The intakes table's DynamoDB stream (``NEW_IMAGE``) feeds ``relay_outbox``, which calls
+  :func:`relay_stream` on each batch: every outbox item the batch inserted that still exists
+  (one consistent BatchGetItem) is published, then deleted with a conditional delete. A publish
+  that fails leaves the item and is reported as a batch item failure, so Lambda retries the
+  batch from that record (then bisects, then gives up to the on-failure destination); the
+  sweep has it anyway. The request path does not publish, except crisis events: the writer
+  calls :func:`relay` on those at once (paging on-call staff must not wait for the stream).
 - :func:`sweep` (every minute, from the crisis workflow's schedule) relays every event older
-  than :data:`SWEEP_MIN_AGE_SECONDS`, so an event whose fast path failed or crashed is delivered
-  within about a minute. The age floor is longer than the API Lambda's timeout, so a sweep
-  never races a live fast path.
+  than :data:`SWEEP_MIN_AGE_SECONDS`, so an event whose stream relay failed or crashed is
+  delivered within about a minute. The age floor is longer than the API Lambda's timeout, so a
+  sweep rarely races a live relay (and a race costs a duplicate, never a loss).
 
-Delivery is at least once: a crash between publish and delete, or two relays of one event,
-publish twice. Queue consumers are idempotent by ``event_id`` (also sent as the ``dedup_id``
+Delivery is at least once: a crash between publish and delete, or two relays of one event at
+the same moment, publish twice; a relay that runs after another one finished (the same stream
+batch again, the stream after the inline crisis relay) finds the item gone and publishes
+nothing. Queue consumers are idempotent by ``event_id`` (also sent as the ``dedup_id``
 message attribute); an email may, rarely, go out twice.
 """
 
@@ -231,3 +238,79 @@ def sweep(
     result = relay(events, queue=queue, email=email, limit=limit, budget_seconds=budget_seconds)
     logger.info("outbox sweep", extra=result.counts())
     return result
+
+
+# --- the DynamoDB stream relay -----------------------------------------------------------------
+
+
+@dataclass
+class StreamOutcome:
+    """What :func:`relay_stream` did with one batch of stream records."""
+
+    result: RelayResult
+    #: sequence number of the first record Lambda should retry from (``batchItemFailures``)
+    retry_from: str | None = None
+    skipped: int = 0  # records that are not outbox inserts (intakes, patients, deletes...)
+
+    def response(self) -> dict[str, Any]:
+        failures = [{"itemIdentifier": self.retry_from}] if self.retry_from else []
+        return {"batchItemFailures": failures}
+
+
+def _stream_event(record: dict[str, Any]) -> OutboxEvent | None:
+    """The outbox event a stream record inserted, or None for any other record."""
+    if record.get("eventName") != "INSERT":
+        return None
+    image = (record.get("dynamodb") or {}).get("NewImage") or {}
+    pk = str((image.get("pk") or {}).get("S", ""))
+    if (image.get("kind") or {}).get("S") != KIND or not pk.startswith("OUTBOX#"):
+        return None
+    return OutboxEvent.from_item(IntakeItem.from_raw_data(image))
+
+
+def _still_pending(events: list[OutboxEvent]) -> set[str]:
+    """Event ids whose outbox item still exists (consistent read): the others were relayed."""
+    if not events:
+        return set()
+    found: set[str] = set()
+    keys = [event.key for event in events]
+    with aws_errors("dynamodb", "BatchGetItem"):
+        for item in IntakeItem.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk"]):
+            found.add(item.pk.split("#", 1)[-1])
+    return found
+
+
+def relay_stream(
+    records: list[dict[str, Any]],
+    *,
+    queue: QueuePort | None = None,
+    email: EmailPort | None = None,
+) -> StreamOutcome:
+    """Relay the outbox events a batch of DynamoDB stream records inserted (``relay_outbox``).
+
+    Events already relayed (by the inline crisis relay, the sweep, or an earlier run on the same
+    batch) are skipped. When a publish fails, the first failed record's sequence number is
+    returned for ``batchItemFailures``: Lambda retries from there (records before it are done)."""
+    bind_models()
+    by_record: list[tuple[str, OutboxEvent]] = []
+    skipped = 0
+    for record in records:
+        sequence = str((record.get("dynamodb") or {}).get("SequenceNumber") or "")
+        try:
+            event = _stream_event(record)
+        except ValueError:
+            logger.error("outbox stream record unreadable", extra={"sequence": sequence})
+            event = None
+        if event is None:
+            skipped += 1
+            continue
+        by_record.append((sequence, event))
+    pending_ids = _still_pending([event for _, event in by_record])
+    todo = [event for _, event in by_record if event.event_id in pending_ids]
+    result = relay(todo, queue=queue, email=email, limit=max(len(todo), 1)) if todo else RelayResult()
+    result.already_relayed.extend(e.event_id for _, e in by_record if e.event_id not in pending_ids)
+    retry = set(result.failed) | set(result.deferred)
+    retry_from = next((sequence for sequence, event in by_record if event.event_id in retry), None)
+    if by_record:
+        logger.info("outbox stream relay", extra={**result.counts(), "skipped": skipped})
+    return StreamOutcome(result, retry_from, skipped)

@@ -1,5 +1,13 @@
 """api_handler routes of the intake workflow: POST /intake, POST /crisis, the staff intake view
-and GET /openapi.json. Thin: read the body, validate, call the service, relay, answer.
+and GET /openapi.json; and ``relay_outbox``, the intakes table's stream consumer. Thin: read the
+body, validate, call the service, answer.
+
+The request path does what durability needs and no more: one DynamoDB transaction stores the
+intake with its outbox events, then the 201. The events reach SQS / SES through the table's
+DynamoDB stream (``relay_outbox``, retried by Lambda, with an on-failure destination) and the
+1-minute sweep. Crisis events are the exception: the handler relays them itself right after the
+write, so on-call staff are paged at once (a duplicate from the stream is skipped or, at worst,
+ignored by ``escalate_crisis``, which is idempotent).
 
 Request bodies are checked before any parsing: at most 64 KiB (413), ``Content-Type:
 application/json`` (415), UTF-8 JSON (400); then the schema (422). Chalice's own content-type
@@ -92,8 +100,11 @@ def _resources() -> CrisisResources:
 
 
 def _relay(events: tuple[OutboxEvent, ...]) -> None:
-    """The fast path: publish what was just written. Failures are logged and left to the sweep
-    (the events are durable), never turned into an error for the patient."""
+    """The crisis fast path: publish the crisis events just written (pages go out without waiting
+    for the stream). Every other event is left to ``relay_outbox``. Failures are logged and left to
+    the stream relay and the sweep (the events are durable), never turned into an error for the
+    patient."""
+    events = tuple(event for event in events if event.target == "crisis")
     if not events:
         return
     from functions.core import outbox
@@ -214,6 +225,21 @@ def staff_intake(intake_id: str) -> Response:
     view = service.staff_view(intake_id)
     logger.info("intake viewed", extra={"intake_id": intake_id, "staff_sub": identity.subject})
     return json_response(200, view, request.headers)
+
+
+# --- relay_outbox: the intakes table's DynamoDB stream -----------------------------------------
+
+
+@bp.lambda_function(name="relay_outbox")
+def relay_outbox(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """DynamoDB stream (``NEW_IMAGE``) of the intakes table -> SQS / SES. Returns
+    ``batchItemFailures`` (the first record to retry from) when a publish failed."""
+    from functions.core import outbox
+
+    logger.set_correlation_id(getattr(context, "aws_request_id", None))
+    records = event.get("Records") or []
+    outcome = outbox.relay_stream(list(records))
+    return outcome.response()
 
 
 # --- OpenAPI ----------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 The domain side builds every item a request writes (pure: :func:`build_intake_write`,
 :func:`build_case_write`, :func:`build_signal_write`); the :class:`IntakeStore` port writes them in
-one DynamoDB transaction each; :class:`DynamoIntakeStore` is its adapter (PynamoDB). The handler
-relays the outbox events a write returns (``functions.core.outbox``).
+one DynamoDB transaction each; :class:`DynamoIntakeStore` is its adapter (PynamoDB). The outbox
+events a write stores are relayed off the request path by ``relay_outbox`` (the intakes table's
+DynamoDB stream; the 1-minute sweep is the safety net); the handler relays crisis events itself,
+right after the write, so on-call staff are paged without waiting for the stream.
 
 Items (``pk`` / ``sk``):
 
@@ -21,7 +23,9 @@ Decisions where the contract is silent:
   ``intake_id`` and, when the screen showed risk, the crisis resources) and writes nothing.
 - The idempotency record is written in the intake's own transaction with the condition "no
   live record for this key", so two racing requests cannot both store an intake; the loser
-  reads the winner's record and answers 201-same or 409.
+  reads the winner's record and answers 201-same or 409. There is no read before the write: a
+  new intake costs one DynamoDB call (the transaction); a retry costs the failed transaction
+  plus one read.
 - A new patient item per intake: matching a returning patient is a staff decision, not an
   automatic merge of health records.
 - POST /crisis: an unknown ``intake_id`` with a phone number still opens a case on the phone;
@@ -378,10 +382,8 @@ def submit_intake(
     transaction. Raises IdempotencyConflict (409) for a key reused with another body."""
     store = store or DynamoIntakeStore()
     key_hash = key_digest(idempotency_key) if idempotency_key else None
-    if key_hash is not None:
-        existing = store.get_idempotency(key_hash, now)
-        if existing is not None:
-            return _answer_replay(existing, body_hash)
+    # No read first: the transaction's conditional put of the idempotency record is the check
+    # (one DynamoDB call per new intake); the record is read only when that condition fails.
     write = build_intake_write(
         request,
         now=now,
@@ -395,7 +397,8 @@ def submit_intake(
     except KeyTaken:
         if key_hash is None:  # only a write with a key can lose this race
             raise
-        # A request with the same key won the race: answer what it answered, once it is readable.
+        # A retry, or a request with the same key that won the race: answer what it answered,
+        # once its record is readable.
         for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
             sleep(delay)
             existing = store.get_idempotency(key_hash, now)

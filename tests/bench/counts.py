@@ -488,7 +488,9 @@ def simulate(patients: int, days: int = 7) -> dict[str, Any]:
 
         with meter.creating("poller"):
             poller_sqs = boto3.session.Session(region_name="us-east-1").client("sqs")
-        pump = Pump(wiring, poller_sqs, invoker, fixed.now)
+            streams = boto3.session.Session(region_name="us-east-1").client(
+                "dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+        pump = Pump(wiring, poller_sqs, invoker, fixed.now, streams=streams)
 
         from chalice.test import Client
 

@@ -13,9 +13,12 @@ alert" SMS for a case code not seen before. Rows:
   delivered at once: what the path itself costs.
 
 Queue hops are counted on the path: the SMS is sent by ``escalate_crisis`` when it gets the
-``case_opened`` message from ``crisis-events`` (published by the intake's transactional outbox right
-after its transaction); each row reports the median number of function invocations that the
-explicit tick made before the page was in the outbox (1 = one hop). Not a test: prints a table.
+``case_opened`` message from ``crisis-events``. The API handler publishes that message itself right
+after the intake's transaction (crisis events are the one kind relayed inline; the insurance check
+and the staff email go through the intakes table's DynamoDB stream and ``relay_outbox``, which
+skips the already-relayed crisis event). Each row reports the median number of function
+invocations that the explicit tick made before the page was in the outbox (the tick also runs
+``relay_outbox`` and ``check_insurance`` for the same intake). Not a test: prints a table.
 """
 
 from __future__ import annotations
@@ -149,8 +152,8 @@ def main(argv: list[str]) -> int:
             f"{min(page_ms):>6.0f}ms {max(page_ms):>6.0f}ms {statistics.median(post_ms):>6.0f}ms {hop_text:>10}"
         )
     print(
-        "\nqueue hops: crisis-events (case_opened, published by the intake's outbox relay) -> escalate_crisis "
-        "-> SNS; the explicit-tick row's figure is the median number of invocations the tick made."
+        "\nqueue hops: crisis-events (case_opened, published by the API right after the intake's write) -> "
+        "escalate_crisis -> SNS; the explicit-tick row's figure is the median number of invocations the tick made."
     )
     return 0
 

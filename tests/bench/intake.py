@@ -8,15 +8,26 @@
    a response out; no sockets):
 
    - ``POST /intake``: the real api_handler app (``app.app``): size, content-type and JSON checks,
-     pydantic validation, scores, the DynamoDB transaction (patient, intake, idempotency record,
-     outbox events), then the fast-path relay of the outbox (SQS SendMessage, SES SendEmail,
-     outbox deletes), logging included. Each request carries its own Idempotency-Key, so every one
-     stores a new intake (no replays); the insurance form also queues an insurance check.
+     pydantic validation, scores, then one DynamoDB call: the transaction (patient, intake,
+     idempotency record with its "no live record" condition, outbox events), logging included.
+     Nothing is published on the request path for this (non-risky) form: the outbox events reach
+     SQS / SES through the intakes table's DynamoDB stream and ``relay_outbox`` (only a risky
+     intake's crisis event is relayed inline). Each request carries its own Idempotency-Key, so
+     every one stores a new intake (no replays); the insurance form also queues an insurance check.
+   - ``relay_outbox``: not a request; what Lambda runs afterwards, off the request path, on the
+     stream records each intake wrote (insurance check to SQS, staff email through SES, outbox
+     deletes), timed alone and shown for the cost of the whole path.
    - ``bare PutItem``: a Chalice route that parses the same JSON body and does one PutItem of it
      into the same table through the same moto.
 
    Requests alternate between the two so drift hits both alike; the first ``--warmup`` of each are
    not counted. The handlers' log lines go to /dev/null while timing (written, not shown).
+   The intakes table's stream is on, as the template declares it. Between requests, untimed, the
+   tables are emptied (moto's leftover empty partition buckets dropped too) and the stream records
+   ``relay_outbox`` consumed are trimmed from moto: moto deep-copies a whole table, its stream
+   records and every partition key ever deleted included, for every item of every transaction,
+   so a growing table or stream would time moto, not the handler (in DynamoDB neither the table's
+   size nor the stream's 24 hours of records slows a write). ``--keep-items`` shows moto's cost.
 2. Cold import, in fresh processes: ``import app`` (what the api_handler Lambda imports) from the
    source tree with this interpreter, against the floor ``import boto3; boto3.client("dynamodb")``,
    interleaved, median of ``--runs``. (tests/bench/coldstart.py times every function from the
@@ -78,6 +89,7 @@ FLOOR_BODY = 'import boto3\nboto3.client("dynamodb")'
 APP_BODY = "import app"
 INTAKE_ROW = "POST /intake (api_handler)"
 BARE_ROW = "bare PutItem handler"
+RELAY_ROW = "relay_outbox (off path)"
 
 
 # --------------------------------------------------------------------------- warm latency
@@ -99,6 +111,10 @@ def moto_stack() -> Iterator[dict[str, str]]:
             env = {**base_env(), **template.function_env(), "IOP_STAFF_AUTH": "local"}
             os.environ.update(env)
             clients["ses"].verify_email_identity(EmailAddress=env["IOP_SENDER_EMAIL"])
+            spec = template.resources["IntakesTable"]["Properties"].get("StreamSpecification")
+            if spec:  # tests/conftest.py's provisioning leaves streams out: on, as in the template
+                stream = {"StreamEnabled": True, "StreamViewType": spec["StreamViewType"]}
+                clients["dynamodb"].update_table(TableName=env["IOP_INTAKES_TABLE"], StreamSpecification=stream)
             reset_caches()
             yield env
             reset_caches()
@@ -147,6 +163,58 @@ def stdout_to_devnull() -> Iterator[None]:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class StreamReader:
+    """The intakes table's stream as Lambda's event source mapping reads it, in-process moto."""
+
+    def __init__(self, table: str) -> None:
+        import boto3
+
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        self.table = table
+        self.arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
+        self.client = boto3.client(  # botocore would pick an account endpoint moto does not answer
+            "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record in the stream now (the previous ones were trimmed)."""
+        if not self.arn:
+            return []
+        [shard] = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        iterator = self.client.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"],
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        found: list[dict[str, Any]] = self.client.get_records(ShardIterator=iterator)["Records"]
+        for record in found:
+            record["dynamodb"].pop("ApproximateCreationDateTime", None)
+            record["eventSourceARN"] = self.arn
+        return found
+
+    def trim(self) -> None:
+        """Drop every record from moto's stream (consumed; see the module docstring)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        from tests.conftest import ACCOUNT_ID, REGION
+
+        shard = dynamodb_backends[ACCOUNT_ID][REGION].tables[self.table].stream_shard
+        if shard is not None:
+            shard.starting_sequence_number += len(shard.items)
+            shard.items.clear()
+
+
+def forget_empty_partitions(tables: list[str]) -> None:
+    """moto keeps an empty bucket for every partition key ever deleted and deep-copies them all for
+    each transaction item: drop them, so an emptied table is as cheap as a new one (see above)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from tests.conftest import ACCOUNT_ID, REGION
+
+    backend = dynamodb_backends[ACCOUNT_ID][REGION]
+    for name in tables:
+        buckets = backend.tables[name].items
+        for key in [key for key, bucket in buckets.items() if not bucket]:
+            del buckets[key]
 
 
 def empty_tables(tables: list[str]) -> None:
@@ -238,26 +306,51 @@ def warm_latency(requests: int, warmup: int, keep_items: bool) -> dict[str, Samp
             headers = {"Content-Type": "application/json"}
             return int(bare_client.http.post("/put", headers=headers, body=body).status_code)
 
+        stream = StreamReader(env["IOP_INTAKES_TABLE"])
+        from tests.conftest import FakeLambdaContext
+
+        context = FakeLambdaContext(function_name="virtual-iop-bench-relay_outbox")
+
+        def relay() -> int:
+            # the records as the mapping's filter hands them over: outbox inserts only
+            from functions.intake.handler import relay_outbox
+
+            records = [r for r in pending if r["eventName"] == "INSERT"
+                       and r["dynamodb"]["NewImage"].get("kind", {}).get("S") == "outbox"]
+            result = relay_outbox({"Records": records}, context)
+            return 201 if records and not result["batchItemFailures"] else 500
+
+        pending: list[dict[str, Any]] = []
         calls: dict[str, Callable[[], int]] = {INTAKE_ROW: intake, BARE_ROW: bare}
-        samples = {name: Samples() for name in calls}
+        samples = {name: Samples() for name in (*calls, RELAY_ROW)}
         meter = Meter()
         with stdout_to_devnull(), meter.installed():
             for i in range(warmup + requests):
                 for name, call in calls.items():
-                    meter.reset()
-                    start = time.perf_counter()
-                    status = call()
-                    elapsed = (time.perf_counter() - start) * 1000.0
-                    if status != 201:
-                        raise SystemExit(f"{name} answered {status}")
-                    if i >= warmup:
-                        row = samples[name]
-                        row.total_ms.append(elapsed)
-                        row.aws_ms.append(meter.aws_ms)
-                        row.gc_ms.append(meter.gc_ms)
-                        row.operations = list(meter.operations)
+                    runs = [(name, call)]
+                    if name == INTAKE_ROW and stream.arn:
+                        runs.append((RELAY_ROW, relay))
+                    for label, run in runs:
+                        if label == RELAY_ROW:
+                            pending = stream.records()  # untimed: Lambda's poller reads the stream
+                        meter.reset()
+                        start = time.perf_counter()
+                        status = run()
+                        elapsed = (time.perf_counter() - start) * 1000.0
+                        if status != 201:
+                            raise SystemExit(f"{label} answered {status}")
+                        if i >= warmup:
+                            row = samples[label]
+                            row.total_ms.append(elapsed)
+                            row.aws_ms.append(meter.aws_ms)
+                            row.gc_ms.append(meter.gc_ms)
+                            row.operations = list(meter.operations)
                     if not keep_items:
                         empty_tables(tables)
+                        forget_empty_partitions(tables)
+                    stream.trim()
+        if not samples[RELAY_ROW].total_ms:
+            del samples[RELAY_ROW]
         return samples
 
 
@@ -320,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| " + " | ".join(f"{h:<26}" if i == 0 else f"{h:>10}" for i, h in enumerate(header)) + " |")
     print("|" + "|".join("-" * (28 if i == 0 else 12) for i in range(len(header))) + "|")
     bare_p50 = percentile(warm[BARE_ROW].total_ms, 0.50)
+    print_rows = [INTAKE_ROW, BARE_ROW, *(r for r in warm if r not in (INTAKE_ROW, BARE_ROW))]
+    warm = {name: warm[name] for name in print_rows}
     for name, row in warm.items():
         p50 = percentile(row.total_ms, 0.50)
         cells = [

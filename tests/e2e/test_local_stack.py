@@ -179,6 +179,7 @@ EVENT_FUNCTIONS = {
     "sqs_inbound_sms.json": "handle_inbound_sms",
     "schedule_dispatch.json": "dispatch_reminders",
     "schedule_escalation_sweep.json": "escalate_crisis",
+    "dynamodb_outbox_stream.json": "relay_outbox",
 }
 
 
@@ -193,5 +194,5 @@ def test_iop_invoke_runs_each_sample_event_against_the_stack(stack: Stack, event
     output = json.loads(result.stdout)
     if function == "api_handler":
         assert output["statusCode"] in (200, 201)
-    elif event.startswith("sqs_"):
+    elif event.startswith(("sqs_", "dynamodb_")):
         assert "batchItemFailures" in output  # the batch was processed (unknown ids may be reported)

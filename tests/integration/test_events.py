@@ -18,6 +18,7 @@ LoadEvent = Callable[[str], dict[str, Any]]
 EXPECTED = {
     "api_health",
     "api_intake",
+    "dynamodb_outbox_stream",
     "sqs_insurance_check",
     "sqs_crisis_event",
     "sqs_inbound_sms",

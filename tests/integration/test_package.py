@@ -25,12 +25,13 @@ from infra.build import BuildResult, build, rewrite_zip, user_pool_placeholder
 ROOT = Path(__file__).resolve().parents[2]
 TAG = sys.implementation.cache_tag  # cpython-311
 
-HANDLERS = {  # DESIGN.md section 1: the five Lambdas and where their code lives
+HANDLERS = {  # DESIGN.md section 1's five Lambdas, plus the outbox relay, and where their code lives
     "APIHandler": "app.app",
     "CheckInsurance": "functions.insurance.handler.check_insurance",
     "DispatchReminders": "functions.reminders.handler.dispatch_reminders",
     "HandleInboundSms": "functions.reminders.handler.handle_inbound_sms",
     "EscalateCrisis": "functions.crisis.handler.escalate_crisis",
+    "RelayOutbox": "functions.intake.handler.relay_outbox",
 }
 SQS_CONSUMERS = {
     "CheckInsurance": "InsuranceChecksQueue",
@@ -82,7 +83,7 @@ def test_template_is_a_sam_template_for_cloudformation(template: dict[str, Any])
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
 
 
-def test_the_five_functions_run_their_handlers_from_the_zip_beside_the_template(
+def test_the_six_functions_run_their_handlers_from_the_zip_beside_the_template(
     resources: dict[str, Any], package: BuildResult
 ) -> None:
     functions = of_type(resources, "AWS::Serverless::Function")
@@ -102,6 +103,27 @@ def test_queue_consumers_report_partial_batch_failures(resources: dict[str, Any]
         assert sqs[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     others = set(functions) - set(SQS_CONSUMERS)
     assert not [n for n in others for e in functions[n].get("Events", {}).values() if e["Type"] == "SQS"]
+
+
+def test_the_outbox_relay_reads_the_intakes_stream_with_retries_and_an_alarmed_failure_queue(
+    resources: dict[str, Any],
+) -> None:
+    table = resources["IntakesTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    [mapping] = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["FunctionName"] == {"Ref": "RelayOutbox"}
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["IntakesTable", "StreamArn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 1 <= mapping["MaximumRetryAttempts"] <= 10
+    [pattern] = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert pattern["dynamodb"]["NewImage"]["kind"] == {"S": ["outbox"]}
+    failure_queue = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert resources[failure_queue]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()
+    assert any(a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [failure_queue, "QueueName"]} for a in alarms)
+    assert any(a["MetricName"] == "IteratorAge" and a["Dimensions"][0]["Value"] == {"Ref": "RelayOutbox"}
+               for a in alarms)
 
 
 def test_reminders_are_dispatched_every_five_minutes(resources: dict[str, Any]) -> None:

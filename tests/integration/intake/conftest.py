@@ -9,11 +9,29 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.helpers import Api
+from tests.integration.intake.helpers import Api, Stream
 
 
 @pytest.fixture
-def api(aws: Any, fixed_clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def stream(aws: Any, lambda_context: Any) -> Stream:
+    """The intakes table's DynamoDB stream (``NEW_IMAGE``, as infra/merge-template.json declares it)
+    and ``relay_outbox`` reading it as Lambda's event source mapping would: ``stream.relay()``."""
+    table = aws.tables["intakes"]
+    described = aws.dynamodb.describe_table(TableName=table)["Table"]
+    if not described.get("StreamSpecification", {}).get("StreamEnabled"):  # tests/conftest.py skips it
+        spec = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+        described = aws.dynamodb.update_table(TableName=table, StreamSpecification=spec)["TableDescription"]
+    import boto3
+
+    # botocore would pick an account-based endpoint for a stream ARN (moto answers the regional one)
+    streams = boto3.client(
+        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+    )
+    return Stream(streams, described["LatestStreamArn"], lambda_context)
+
+
+@pytest.fixture
+def api(aws: Any, fixed_clock: Any, monkeypatch: pytest.MonkeyPatch, stream: Stream) -> Iterator[Api]:
     """The app's test client. As in the local stack (local/stack.py), no API Gateway checks staff
     tokens here: the routes verify local bearer tokens themselves (IOP_STAFF_AUTH=local)."""
     from chalice.test import Client

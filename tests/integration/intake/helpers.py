@@ -112,3 +112,41 @@ def of_kind(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def bodies(aws: Any, queue: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in aws.receive_all(queue)]
+
+
+@dataclass
+class Stream:
+    """A DynamoDB stream read the way Lambda's event source mapping reads it (after the last
+    record handed over), and ``relay_outbox`` invoked with those records."""
+
+    client: Any
+    arn: str
+    context: Any
+    after: str | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        """Records written since the last call, as Lambda hands them to the function."""
+        found: list[dict[str, Any]] = []
+        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+            position = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after}
+                if self.after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self.client.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"], **position)
+            for record in self.client.get_records(ShardIterator=iterator["ShardIterator"])["Records"]:
+                record["dynamodb"].pop("ApproximateCreationDateTime", None)
+                found.append({**record, "eventSourceARN": self.arn})
+        if found:
+            self.after = found[-1]["dynamodb"]["SequenceNumber"]
+        return found
+
+    def invoke(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        from functions.intake.handler import relay_outbox
+
+        result: dict[str, Any] = relay_outbox({"Records": records}, self.context)
+        return result
+
+    def relay(self) -> dict[str, Any]:
+        """Hand every new record to ``relay_outbox``; its response (``batchItemFailures``)."""
+        return self.invoke(self.records())

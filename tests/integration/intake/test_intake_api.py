@@ -14,7 +14,9 @@ from tests.integration.intake.helpers import ORIGIN, PHI_VALUES, bodies, body_of
 # --- stored -----------------------------------------------------------------------------------
 
 
-def test_a_valid_form_is_stored_with_scores_consent_and_its_patient(api: Any, items: Any, fixed_clock: Any) -> None:
+def test_a_valid_form_is_stored_with_scores_consent_and_its_patient(
+    api: Any, items: Any, fixed_clock: Any, stream: Any
+) -> None:
     response = api.post("/intake", form(), key="form-1")
 
     assert response.status_code == 201
@@ -49,27 +51,36 @@ def test_a_valid_form_is_stored_with_scores_consent_and_its_patient(api: Any, it
     assert "form-1" not in json.dumps(idem, default=str)
     assert idem["data"]["intake_id"] == intake_id
     assert int(idem["expires_at"]) == int((fixed_clock.now() + timedelta(hours=24)).timestamp())
-    # every event was relayed at once: nothing is left in the outbox
-    assert of_kind(rows, "outbox") == []
+    # the 201 came before any relay: the events wait in the outbox (insurance check, staff email)
+    assert sorted(row["data"]["channel"] for row in of_kind(rows, "outbox")) == ["email", "queue"]
+    # the stream relay delivers them and empties the outbox
+    assert stream.relay() == {"batchItemFailures": []}
+    assert of_kind(items("intakes"), "outbox") == []
 
 
-def test_the_insurance_check_is_queued_when_insurance_is_given(api: Any, aws: Any) -> None:
+def test_the_insurance_check_is_queued_when_insurance_is_given(api: Any, aws: Any, stream: Any) -> None:
     intake_id = body_of(api.post("/intake", form()))["intake_id"]
+    assert bodies(aws, "insurance-checks") == []  # not on the request path
+
+    stream.relay()
 
     assert bodies(aws, "insurance-checks") == [{"intake_id": intake_id}]
     assert bodies(aws, "crisis-events") == []
 
 
-def test_self_pay_queues_no_insurance_check_but_still_tells_staff(api: Any, aws: Any) -> None:
+def test_self_pay_queues_no_insurance_check_but_still_tells_staff(api: Any, aws: Any, stream: Any) -> None:
     response = api.post("/intake", form(self_pay=True))
+    stream.relay()
 
     assert response.status_code == 201
     assert bodies(aws, "insurance-checks") == []
     assert len(aws.sent_email()) == 1
 
 
-def test_intake_staff_get_a_minimum_necessary_email_with_a_link(api: Any, aws: Any) -> None:
+def test_intake_staff_get_a_minimum_necessary_email_with_a_link(api: Any, aws: Any, stream: Any) -> None:
     intake_id = body_of(api.post("/intake", form(risky=True)))["intake_id"]
+    assert aws.sent_email() == []  # the email waits for the stream relay
+    stream.relay()
 
     [email] = aws.sent_email()
     assert email.destinations["ToAddresses"] == ["intake@clinic.example"]
@@ -131,9 +142,10 @@ def test_a_high_risk_cssrs_answer_opens_an_urgent_case(api: Any, items: Any) -> 
 
 
 def test_the_same_key_and_body_again_answers_the_same_intake_and_stores_nothing_twice(
-    api: Any, aws: Any, items: Any
+    api: Any, aws: Any, items: Any, stream: Any
 ) -> None:
     first = api.post("/intake", form(risky=True), key="5b0e7c1e-3f9a-4d2b")
+    stream.relay()
     # the same form, serialised differently (key order, spacing), is the same body
     again = api.post("/intake", raw=json.dumps(form(risky=True), indent=2, sort_keys=True), key="5b0e7c1e-3f9a-4d2b")
 
@@ -142,6 +154,7 @@ def test_the_same_key_and_body_again_answers_the_same_intake_and_stores_nothing_
     rows = items("intakes")
     assert len(of_kind(rows, "intake")) == 1 and len(of_kind(rows, "patient")) == 1
     assert len(of_kind(items("crisis"), "case")) == 1
+    stream.relay()  # the refused transaction wrote nothing: nothing new on the stream
     assert len(bodies(aws, "insurance-checks")) == 1
     assert len(bodies(aws, "crisis-events")) == 1
     assert len(aws.sent_email()) == 1
@@ -169,13 +182,14 @@ def test_the_same_key_with_another_body_is_a_conflict(api: Any, items: Any) -> N
 
 @pytest.mark.parametrize(("same_body", "status"), [(True, 201), (False, 409)])
 def test_a_request_that_loses_the_race_for_its_key_answers_from_the_winner(
-    api: Any, items: Any, monkeypatch: pytest.MonkeyPatch, same_body: bool, status: int
+    api: Any, items: Any, monkeypatch: pytest.MonkeyPatch, same_body: bool, status: int, stream: Any
 ) -> None:
     """Two requests with one key at once: both see no record; the transaction's condition lets one
     write; the other reads the winner's record and answers 201-same or 409."""
     from functions.intake import service
 
     winner = body_of(api.post("/intake", form(), key="racing"))
+    stream.relay()
     real = service.DynamoIntakeStore.get_idempotency
     calls: list[int] = []
 
@@ -189,7 +203,7 @@ def test_a_request_that_loses_the_race_for_its_key_answers_from_the_winner(
     response = api.post("/intake", body, key="racing")
 
     assert response.status_code == status
-    assert len(calls) == 2  # the write was refused, then the winner's record was read
+    assert len(calls) == 2  # the write was refused, then the winner's record was read (twice: a miss)
     if same_body:
         assert body_of(response)["intake_id"] == winner["intake_id"]
     assert len(of_kind(items("intakes"), "intake")) == 1
@@ -339,7 +353,7 @@ def test_another_origin_gets_no_cors_grant(api: Any) -> None:
 
 
 def test_no_log_line_of_a_submission_contains_the_patients_personal_data(
-    api: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, sqs_down: Any
+    api: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, sqs_down: Any, stream: Any
 ) -> None:
     caplog.set_level("INFO")
     api.post("/intake", form(risky=True), key="log-check")
@@ -348,7 +362,8 @@ def test_no_log_line_of_a_submission_contains_the_patients_personal_data(
     bad["patient"]["date_of_birth"] = "2031-01-01"
     api.post("/intake", bad)  # refused
     sqs_down(True)
-    api.post("/intake", form())  # relay fails: warnings are logged
+    api.post("/intake", form(risky=True))  # the inline crisis relay fails: warnings are logged
+    stream.relay()  # and the stream relay's, too
 
     out, err = capfd.readouterr()
     logged = out + err + caplog.text

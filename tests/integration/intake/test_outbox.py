@@ -1,5 +1,6 @@
-"""The transactional outbox: an event written with its intake is delivered even when SQS is
-down at the time, by the crisis workflow's one-minute sweep, exactly once."""
+"""The transactional outbox: an event written with its intake is delivered after the 201, by the
+intakes table's stream relay (``relay_outbox``), and even when SQS is down at the time: by the
+stream relay's retry, or else by the crisis workflow's one-minute sweep; once each."""
 
 from __future__ import annotations
 
@@ -19,23 +20,125 @@ def _case_opened(aws: Any) -> list[dict[str, Any]]:
     return [m for m in bodies(aws, "crisis-events") if m.get("type") == "case_opened"]
 
 
-def test_sqs_down_after_the_write_still_answers_201_and_the_sweep_delivers_once(
-    api: Any, aws: Any, items: Any, sqs_down: Any, fixed_clock: Any, load_event: Any, lambda_context: Any
+def test_the_201_comes_before_any_relay_and_the_stream_relay_delivers_each_event_once(
+    api: Any, aws: Any, items: Any, stream: Any, api_calls: Any
+) -> None:
+    response = api.post("/intake", form(), key="one-call")
+
+    # the request path made one DynamoDB call (the transaction) and published nothing
+    assert response.status_code == 201
+    assert api_calls == [("dynamodb", "TransactWriteItems")]
+    assert bodies(aws, "insurance-checks") == [] and aws.sent_email() == []
+    assert len(of_kind(items("intakes"), "outbox")) == 2
+
+    records = stream.records()  # patient, intake, idempotency record, two outbox events
+    assert stream.invoke(records) == {"batchItemFailures": []}
+    # Lambda may hand the same batch over again (a retry, a timeout): nothing goes out twice
+    assert stream.invoke(records) == {"batchItemFailures": []}
+
+    intake_id = body_of(response)["intake_id"]
+    assert bodies(aws, "insurance-checks") == [{"intake_id": intake_id}]
+    [email] = aws.sent_email()
+    assert email.destinations["ToAddresses"] == ["intake@clinic.example"]
+    assert of_kind(items("intakes"), "outbox") == []
+
+
+def test_a_risky_intake_pages_at_once_and_the_stream_does_not_send_the_crisis_event_again(
+    api: Any, aws: Any, items: Any, stream: Any
+) -> None:
+    answer = body_of(api.post("/intake", form(risky=True)))
+
+    # the crisis event went out right after the write (on-call staff are paged without the stream)
+    [case] = of_kind(items("crisis"), "case")
+    [opened] = _case_opened(aws)
+    assert opened["case_id"] == case["pk"].removeprefix("CASE#")
+    assert aws.sent_email() == [] and bodies(aws, "insurance-checks") == []
+
+    records = stream.records()
+    assert stream.invoke(records) == {"batchItemFailures": []}
+    assert stream.invoke(records) == {"batchItemFailures": []}
+
+    assert _case_opened(aws) == []  # already relayed: not sent again
+    assert bodies(aws, "insurance-checks") == [{"intake_id": answer["intake_id"]}]
+    assert len(aws.sent_email()) == 1
+
+
+ROSTER = {
+    "repeat": 1,
+    "tiers": [
+        {
+            "ack_timeout_minutes": 5,
+            "members": [
+                {"name": "Ona Call", "phone": "+12025550111", "email": "ona@clinic.example", "timezone": "UTC"}
+            ],
+        }
+    ],
+    "always_email": ["director@clinic.example"],
+}
+
+
+def test_a_duplicate_case_opened_pages_on_call_staff_once(
+    api: Any, aws: Any, items: Any, lambda_context: Any, fixed_clock: Any
+) -> None:
+    """The inline crisis relay and the stream may, at worst, both publish: escalate_crisis is
+    idempotent, so a duplicate case_opened pages nobody twice."""
+    from functions.crisis import service as crisis
+    from functions.crisis.handler import escalate_crisis
+
+    crisis.import_roster(ROSTER, at=fixed_clock.now())
+    api.post("/intake", form(risky=True))
+    [message] = aws.receive_all("crisis-events")
+    event = aws.as_sqs_event("crisis-events", [message])
+    escalate_crisis(event, lambda_context)
+    paged = aws.sent_sms()
+    assert paged  # the demo-free test roster still pages someone, or this proves nothing
+
+    escalate_crisis(aws.as_sqs_event("crisis-events", [message]), lambda_context)
+
+    assert aws.sent_sms() == paged
+
+
+def test_sqs_down_after_the_write_the_stream_relay_retries_and_delivers_once(
+    api: Any, aws: Any, items: Any, sqs_down: Any, stream: Any
 ) -> None:
     sqs_down(True)
     response = api.post("/intake", form(risky=True))
 
     # the patient is told at once: the intake and its events are stored
     assert response.status_code == 201
-    answer = body_of(response)
-    assert answer["crisis_resources"] is not None
-    assert len(of_kind(items("intakes"), "intake")) == 1
+    assert body_of(response)["crisis_resources"] is not None
     waiting = of_kind(items("intakes"), "outbox")
-    assert sorted(row["data"]["queue"] for row in waiting) == ["crisis", "insurance"]
-    assert all(row["outbox_shard"].startswith("OUTBOX#") and row["outbox_at"] for row in waiting)
-    assert len(aws.sent_email()) == 1  # SES was up: the email went and left the outbox
+    assert sorted(row["data"]["channel"] for row in waiting) == ["email", "queue", "queue"]
 
-    # SQS is back; a sweep within the fast path's window leaves the events alone
+    # the stream relay cannot reach SQS: it reports the failed record, so Lambda retries from it
+    records = stream.records()
+    failed = stream.invoke(records)
+    [failure] = failed["batchItemFailures"]
+    sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+    assert failure["itemIdentifier"] in sequences
+    assert len(aws.sent_email()) == 1  # SES was up: the email went
+    assert len(of_kind(items("intakes"), "outbox")) == 2
+
+    # SQS is back; Lambda's retry (from the failed record on) delivers each event once
+    sqs_down(False)
+    retried = records[sequences.index(failure["itemIdentifier"]) :]
+    assert stream.invoke(retried) == {"batchItemFailures": []}
+    assert of_kind(items("intakes"), "outbox") == []
+    assert len(bodies(aws, "insurance-checks")) == 1
+    [opened] = _case_opened(aws)
+    assert opened["case_id"] == of_kind(items("crisis"), "case")[0]["pk"].removeprefix("CASE#")
+    assert len(aws.sent_email()) == 1
+
+
+def test_sqs_down_after_the_write_and_the_stream_relay_given_up_the_sweep_delivers_once(
+    api: Any, aws: Any, items: Any, sqs_down: Any, stream: Any, fixed_clock: Any, load_event: Any, lambda_context: Any
+) -> None:
+    sqs_down(True)
+    answer = body_of(api.post("/intake", form(risky=True)))
+    stream.relay()  # fails; suppose Lambda's retries all fail too and the batch goes to the failure queue
+    assert len(of_kind(items("intakes"), "outbox")) == 2
+
+    # SQS is back; a sweep within the relay's window leaves the events alone
     sqs_down(False)
     fixed_clock.advance(10)
     assert _sweep(load_event, lambda_context)["outbox"]["sent"] == 0
@@ -51,9 +154,10 @@ def test_sqs_down_after_the_write_still_answers_201_and_the_sweep_delivers_once(
     [case] = of_kind(items("crisis"), "case")
     assert opened["case_id"] == case["pk"].removeprefix("CASE#")
 
-    # later sweeps send nothing again
+    # later sweeps, and a late stream retry, send nothing again
     fixed_clock.advance(60)
     assert _sweep(load_event, lambda_context)["outbox"]["sent"] == 0
+    assert stream.invoke(stream.records()) == {"batchItemFailures": []}
     assert bodies(aws, "insurance-checks") == [] and _case_opened(aws) == []
     assert len(aws.sent_email()) == 1
 
@@ -67,7 +171,7 @@ def test_a_sweep_while_sqs_is_still_down_keeps_the_events_for_the_next_one(
 
     result = _sweep(load_event, lambda_context)
 
-    assert result["outbox"]["failed"] == 1 and result["outbox"]["sent"] == 0
+    assert result["outbox"]["failed"] == 1 and result["outbox"]["sent"] == 1  # SES was up: the email went
     assert len(of_kind(items("intakes"), "outbox")) == 1
     sqs_down(False)
     fixed_clock.advance(60)
@@ -143,7 +247,7 @@ def test_an_unexpected_relay_error_never_turns_a_stored_intake_into_an_error(
     response = api.post("/intake", form())
 
     assert response.status_code == 201
-    assert len(of_kind(items("intakes"), "outbox")) == 2  # insurance check and staff email wait for the sweep
+    assert len(of_kind(items("intakes"), "outbox")) == 2  # insurance check and staff email wait for the relay
 
 
 def test_after_one_queue_failure_the_other_queue_events_wait_but_email_still_goes(
