@@ -49,6 +49,16 @@ def reset_clients() -> None:
         _clients.clear()
 
 
+def cause_code(exc: Any) -> str:
+    """The AWS error code behind a PynamoDB exception; "" when its cause is no ClientError.
+
+    PynamoDB's ``cause_response_code`` raises AttributeError when the cause is a botocore
+    ReadTimeoutError (its ``response`` is None): a retryable timeout must not become a 500.
+    """
+    response = getattr(getattr(exc, "cause", None), "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or "")
+
+
 @contextmanager
 def aws_errors(service: str, operation: str) -> Iterator[None]:
     """Translate botocore failures into domain errors (by code, never by message text)."""
@@ -58,8 +68,9 @@ def aws_errors(service: str, operation: str) -> Iterator[None]:
     try:
         yield
     except PynamoDBException as exc:
-        if exc.cause_response_code:
-            raise map_client_error(service, operation, exc.cause_response_code) from None
+        code = cause_code(exc)
+        if code:
+            raise map_client_error(service, operation, code) from None
         raise RetryableError(f"{service}.{operation} failed: {type(exc.cause).__name__}") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -74,4 +85,4 @@ def call(service: str, operation: str, fn: Callable[..., T], **kwargs: Any) -> T
         return fn(**kwargs)
 
 
-__all__ = ["DomainError", "aws_errors", "call", "client", "reset_clients"]
+__all__ = ["DomainError", "aws_errors", "call", "cause_code", "client", "reset_clients"]

@@ -547,6 +547,7 @@ class DynamoIntakeStore:
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
+        from functions.core.aws import cause_code
         from functions.core.errors import map_client_error
 
         connection = IntakeItem._get_connection().connection
@@ -557,7 +558,7 @@ class DynamoIntakeStore:
                 for item, condition in puts:
                     tx.save(item, condition=condition)
         except TransactWriteError as exc:
-            code = exc.cause_response_code or ""
+            code = cause_code(exc)  # "" for a timeout: retryable (503), never a 500
             if code == "TransactionCanceledException":
                 return [reason.code if reason is not None else None for reason in exc.cancellation_reasons]
             if code:

@@ -126,3 +126,17 @@ def test_call_passes_arguments_and_returns_the_result() -> None:
 
     with pytest.raises(RetryableError):
         call("sns", "Publish", throttled)
+
+
+def test_a_pynamodb_timeout_is_retryable_not_a_crash() -> None:
+    """botocore's ReadTimeoutError has no response: a DynamoDB timeout must answer 503, not 500."""
+    from pynamodb.exceptions import TransactWriteError
+
+    from functions.core.aws import cause_code
+
+    timeout = ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    assert cause_code(TransactWriteError("Failed to write transaction items", cause=timeout)) == ""
+    with pytest.raises(RetryableError, match="ReadTimeoutError"), aws_errors("dynamodb", "PutItem"):
+        raise PutError("Failed to put item", cause=timeout)
+    throttled = _client_error("ThrottlingException", 400)
+    assert cause_code(TransactWriteError("Failed", cause=throttled)) == "ThrottlingException"
