@@ -79,7 +79,9 @@ class Clinic:
         self.sms_seen = len(box["sms"])
         emails = []
         for message_id, to, subject in self.ses_sends():
-            if message_id not in self.emails_seen:
+            # the intake staff's "new intake" email is not this file's business; relay_outbox sends
+            # it after the 201 (from the intakes table's stream), so it may come at any later look
+            if message_id not in self.emails_seen and "New intake received" not in subject:
                 emails.append((to, subject))
         self.emails_seen |= {message_id for message_id, _, _ in self.ses_sends()}
         return sms, sorted(emails)
@@ -134,7 +136,7 @@ class Clinic:
         }
         response = request("POST", self.stack.api + "/intake", body)
         assert response.status == 201, response.body
-        self.new()  # the intake staff's "new intake" email is not this test's business
+        self.new()
         return Patient(response.body["intake_id"], phone, address)
 
     def import_sessions(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
