@@ -144,6 +144,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "SmsOriginationNumber": {"Type": "String", "Default": ""},
     "LogRetentionDays": {"Type": "Number", "Default": 365,
                          "AllowedValues": [30, 60, 90, 180, 365, 400, 545, 731, 1827, 2192, 2557]},
+    # API Gateway stage throttling (every route): a clinic's form traffic is a few requests a minute;
+    # a flood is refused with 429 at the edge before it reaches a Lambda or the tables.
+    "ApiThrottleRateLimit": {"Type": "Number", "Default": 50, "MinValue": 1,
+                             "Description": "steady requests per second across the API"},
+    "ApiThrottleBurstLimit": {"Type": "Number", "Default": 100, "MinValue": 1,
+                              "Description": "burst of concurrent requests across the API"},
 }
 
 
@@ -331,7 +337,12 @@ def api_resources() -> dict[str, Any]:
             "DependsOn": ["ApiGatewayAccount"],
             "Properties": {
                 "AccessLogSetting": {"DestinationArn": arn("ApiAccessLogGroup"), "Format": API_ACCESS_LOG_FORMAT},
-                "CacheClusterEnabled": False, "TracingEnabled": False},
+                "CacheClusterEnabled": False, "TracingEnabled": False,
+                # execution logging and data tracing stay off: they would write bodies (PHI) to logs
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
+                                    "DataTraceEnabled": False,
+                                    "ThrottlingRateLimit": ref("ApiThrottleRateLimit"),
+                                    "ThrottlingBurstLimit": ref("ApiThrottleBurstLimit")}]},
             "Metadata": {"checkov": {"skip": CHECKOV_API_SKIPS}}},
     }
 

@@ -172,6 +172,21 @@ def test_tables_have_point_in_time_recovery_and_a_customer_managed_key(resources
         assert sse["SSEEnabled"] is True and sse["SSEType"] == "KMS" and sse["KMSMasterKeyId"], name
 
 
+def test_the_api_stage_throttles_every_route_and_logs_no_bodies(template: dict[str, Any]) -> None:
+    """A flood gets 429 from API Gateway before it reaches a Lambda or a table; execution logging
+    with data tracing (request bodies: PHI) stays off; the limits are stage parameters."""
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert api["MethodSettings"] == [{
+        "ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, "DataTraceEnabled": False,
+        "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }]
+    assert "LoggingLevel" not in api["MethodSettings"][0]
+    parameters = template["Parameters"]
+    assert parameters["ApiThrottleRateLimit"]["Default"] == 50
+    assert parameters["ApiThrottleBurstLimit"]["Default"] == 100
+
+
 def test_staff_routes_use_the_stacks_user_pool_not_the_placeholder(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
