@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 COUNTS = ROOT / "infra" / "measured_counts.json"
 PRICES = ROOT / "infra" / "prices.json"
+TEMPLATE = ROOT / "infra" / "merge-template.json"
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 HOURS_PER_MONTH = 730.0
 GB = 1024**3
 
@@ -348,7 +351,8 @@ def serverless_bill(counts: Mapping[str, Any], prices: Prices, patients: int, fr
     bill = Bill(f"Serverless (this repository), {patients:,} active patients")
     messaging_lines(bill, counts, prices, patients, model)
     requests, invoke_gbs, init_gbs = lambda_usage(counts, patients, model)
-    bill.add(COMPUTE, "Lambda", "requests (5 functions)", requests, prices["lambda_request"], free_tier)
+    functions = len(counts["resources"]["lambda_memory_mb"])
+    bill.add(COMPUTE, "Lambda", f"requests ({functions} functions)", requests, prices["lambda_request"], free_tier)
     bill.add(COMPUTE, "Lambda", "duration (GB-seconds: memory MB / 1024 x seconds)", invoke_gbs + init_gbs,
              prices["lambda_gb_second_x86"], free_tier, unit="GB-s")
     bill.add(COMPUTE, "API Gateway", "REST API requests", total(counts, "apigateway_requests", patients),
@@ -474,6 +478,43 @@ def render(counts: Mapping[str, Any], prices: Prices, patients: int, free_tier: 
     return "\n".join(lines)
 
 
+def lambda_memory(path: Path = CHALICE_CONFIG) -> dict[str, int]:
+    """Each function's memory (MB) from the Chalice config: what the deployed functions get."""
+    functions = json.loads(path.read_text())["stages"]["dev"]["lambda_functions"]
+    return {name: int(spec["lambda_memory_size"]) for name, spec in functions.items()}
+
+
+def template_resources(path: Path = TEMPLATE) -> dict[str, int]:
+    """The merge template's fixed resources that are billed by the month (keys, tables, alarms...)."""
+    resources = json.loads(path.read_text())["Resources"].values()
+    kinds = Counter(r.get("Type") for r in resources)
+
+    def encrypted(kind: str) -> int:
+        return sum(1 for r in resources if r.get("Type") == kind and "KmsMasterKeyId" in r.get("Properties", {}))
+
+    return {
+        "kms_keys": kinds["AWS::KMS::Key"],
+        "dynamodb_tables": kinds["AWS::DynamoDB::Table"],
+        "sqs_queues": kinds["AWS::SQS::Queue"],
+        "sqs_queues_kms": encrypted("AWS::SQS::Queue"),
+        "sns_topics_kms": encrypted("AWS::SNS::Topic"),
+        "secrets": kinds["AWS::SecretsManager::Secret"],
+        "alarms": kinds["AWS::CloudWatch::Alarm"],
+        "log_groups": kinds["AWS::Logs::LogGroup"],
+    }
+
+
+def drift(counts: Mapping[str, Any], resources: Mapping[str, int], memory: Mapping[str, int]) -> list[str]:
+    """Where the design changed since the counts were measured (then `make counts` is due)."""
+    measured = counts["resources"]
+    found = [f"{key}: {measured[key]} when measured, {value} now"
+             for key, value in resources.items() if key in measured and measured[key] != value]
+    if set(measured["lambda_memory_mb"]) != set(memory):
+        found.append(f"functions: {', '.join(sorted(measured['lambda_memory_mb']))} when measured, "
+                     f"{', '.join(sorted(memory))} now")
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.cost", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=1000, help="active patients (default 1000)")
@@ -491,6 +532,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cost: {exc}", file=sys.stderr)
         return 2
     print(render(counts, prices, args.patients, args.free_tier))
+    changed = drift(counts, template_resources(), lambda_memory())
+    if changed:
+        print("\nThe template changed since these counts were measured; re-measure with `make counts`:\n  "
+              + "\n  ".join(changed))
     return 0
 
 

@@ -70,6 +70,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from infra.cost import lambda_memory, template_resources  # noqa: E402 - the template's billed resources
+
 # Monday 2027-03-01 00:00 in Chicago (CST, UTC-6): the representative week starts here.
 WEEK_START = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
 TZ = "America/Chicago"
@@ -724,35 +726,6 @@ def emf_metrics(tap: LogTap) -> list[str]:
 
 
 # --------------------------------------------------------------------------- from the run to the file
-def lambda_memory() -> dict[str, int]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    functions = config["stages"]["dev"]["lambda_functions"]
-    return {name: int(spec["lambda_memory_size"]) for name, spec in functions.items()}
-
-
-def template_resources() -> dict[str, int]:
-    template = json.loads((ROOT / "infra" / "merge-template.json").read_text())
-    kinds = Counter(r.get("Type") for r in template["Resources"].values())
-    encrypted_queues = sum(
-        1 for r in template["Resources"].values()
-        if r.get("Type") == "AWS::SQS::Queue" and "KmsMasterKeyId" in r.get("Properties", {})
-    )
-    encrypted_topics = sum(
-        1 for r in template["Resources"].values()
-        if r.get("Type") == "AWS::SNS::Topic" and "KmsMasterKeyId" in r.get("Properties", {})
-    )
-    return {
-        "kms_keys": kinds["AWS::KMS::Key"],
-        "dynamodb_tables": kinds["AWS::DynamoDB::Table"],
-        "sqs_queues": kinds["AWS::SQS::Queue"],
-        "sqs_queues_kms": encrypted_queues,
-        "sns_topics_kms": encrypted_topics,
-        "secrets": kinds["AWS::SecretsManager::Secret"],
-        "alarms": kinds["AWS::CloudWatch::Alarm"],
-        "log_groups": kinds["AWS::Logs::LogGroup"],
-    }
-
-
 def usage(block: dict[str, Any], scale: float, memory: dict[str, int]) -> dict[str, Any]:
     """One phase's totals, times ``scale``, in the counts file's shape."""
     ops: Counter[str] = block["ops"]

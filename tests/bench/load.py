@@ -36,8 +36,6 @@ inside the functions start to fire. Not a test: prints a table and asserts nothi
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import tempfile
 import threading
@@ -53,11 +51,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.bench.crisis_latency import PAGE, TIER1  # noqa: E402 - what a first page looks like, to whom
 from tests.e2e.harness import request, start_stack, stop_stack  # noqa: E402
 
-ROSTER = json.loads((ROOT / "local" / "demo" / "roster.json").read_text())
-TIER1 = {m["phone"] for m in ROSTER["tiers"][0]["members"]}
-PAGE = re.compile(r"URGENT patient safety alert, case ([A-Z0-9]{4,6})\.")
 FIRST = ("Load", "Quinn", "Rowan", "Sasha", "Toby", "Uma", "Vera", "Wren")
 LAST = ("Tester", "Harlow", "Ingram", "Juniper", "Kestrel", "Lark", "Mercer", "Nash")
 _sequence = iter(range(10**9))

@@ -181,7 +181,6 @@ def test_the_api_stage_throttles_every_route_and_logs_no_bodies(template: dict[s
         "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
     }]
-    assert "LoggingLevel" not in api["MethodSettings"][0]
     parameters = template["Parameters"]
     assert parameters["ApiThrottleRateLimit"]["Default"] == 50
     assert parameters["ApiThrottleBurstLimit"]["Default"] == 100

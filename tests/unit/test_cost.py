@@ -229,3 +229,29 @@ def test_cli_prints_the_bill_and_exits_2_on_bad_input(tmp_path: Path, capsys: py
     assert cost.main(["--patients", "0"]) == 2
     assert cost.main(["--counts", str(tmp_path / "nope.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_template_changed_since_the_measurement_is_named_with_what_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = counts_doc()
+    current = cost.template_resources()
+    doc["resources"].update({k: v for k, v in current.items() if k != "alarms"}, alarms=current["alarms"] - 2)
+    doc["resources"]["lambda_memory_mb"] = cost.lambda_memory()
+    assert cost.drift(doc, current, cost.lambda_memory()) == [
+        f"alarms: {current['alarms'] - 2} when measured, {current['alarms']} now"]
+
+    fewer = {k: v for k, v in cost.lambda_memory().items() if k != "relay_outbox"}
+    doc["resources"].update(current, lambda_memory_mb=fewer)
+    assert cost.drift(doc, current, cost.lambda_memory())[0].startswith("functions: ")
+
+    path = tmp_path / "counts.json"
+    doc = copy.deepcopy(cost.load_counts())
+    doc["resources"].update(current, lambda_memory_mb=cost.lambda_memory())
+    path.write_text(json.dumps(doc))
+    assert cost.main(["--counts", str(path)]) == 0
+    assert "re-measure" not in capsys.readouterr().out  # in step with the template: no warning
+    doc["resources"]["alarms"] = 1
+    path.write_text(json.dumps(doc))
+    assert cost.main(["--counts", str(path)]) == 0
+    assert "re-measure with `make counts`" in capsys.readouterr().out
