@@ -14,7 +14,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint typecheck unit integration e2e package template-check cfn-lint checkov \
-        bench clean lock chromium cost counts
+        bench clean lock chromium cost counts deploy chaos
 
 $(STAMP): requirements/dev.txt requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed")'
@@ -71,6 +71,15 @@ test: $(STAMP) chromium node_modules/.installed $(TOOLS_STAMP)
 	$(MAKE) --no-print-directory lint template-check
 	$(PY) -m pytest tests -q
 	$(MAKE) --no-print-directory cfn-lint checkov
+
+# make deploy STAGE=prod [DRY_RUN=1]: infra/stages/<stage>.json -> build, package, change set, website
+deploy: $(STAMP)
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage> [DRY_RUN=1] (reads infra/stages/<stage>.json)"; exit 2; }
+	$(PY) -m infra.deploy --stage $(STAGE) $(if $(DRY_RUN),--dry-run)
+
+# the chaos run (tests/e2e/test_chaos.py) at length: 300 intakes with AWS faults injected, invariants printed
+chaos: $(STAMP)
+	CHAOS_INTAKES=$${CHAOS_INTAKES:-300} $(PY) -m pytest tests/e2e/test_chaos.py -q -s -p no:cacheprovider
 
 cost: $(STAMP)
 	$(PY) -m infra.cost --patients 1000
