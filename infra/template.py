@@ -125,6 +125,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # functions/insurance/service.py emits it
 CRISIS_ALARMS = {
     "CrisisUnacknowledged": "A crisis case is still unacknowledged after the last escalation round",
     "CrisisNoResponder": "A crisis case had no reachable on-call responder",
@@ -235,6 +236,15 @@ def key_policy() -> dict[str, Any]:
     }
 
 
+def function_name(spec: dict[str, Any]) -> str:
+    """The deployed function's name (a Fn::Sub string): fixed, so its role can name its log group."""
+    return f"{APP}-${{Stage}}-{spec['policy'].removeprefix('policy-').removesuffix('.json')}"
+
+
+def log_group_name(spec: dict[str, Any]) -> str:
+    return f"/aws/lambda/{function_name(spec)}"
+
+
 def policy_statements(spec: dict[str, Any], *, for_file: bool) -> list[dict[str, Any]]:
     """IAM statements for one function. ``for_file``: name-pattern ARNs for .chalice/ policy files."""
 
@@ -259,9 +269,11 @@ def policy_statements(spec: dict[str, Any], *, for_file: bool) -> list[dict[str,
         return f"arn:aws:secretsmanager:*:*:secret:{APP}/*/{suffix}-*" if for_file else ref(logical)
 
     statements: list[dict[str, Any]] = [
+        # Its own log group only (the function's name is fixed, so its log group is known up front).
         {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": (f"arn:aws:logs:*:*:log-group:/aws/lambda/{APP}-*" if for_file
-                      else sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*"))},
+                      else sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                               + log_group_name(spec) + ":*"))},
         {"Sid": "DataKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": "arn:aws:kms:*:*:key/*" if for_file else arn("DataKey")},
     ]
@@ -432,6 +444,29 @@ def merge_template() -> dict[str, Any]:
             "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
             "AlarmActions": [ref("OpsAlarmTopic")]}}
+    # Eligibility API failing (unreachable, 5xx, timeouts, refused credentials): a few failures in a
+    # quarter of an hour is an outage, not one patient's bad member id (those never count).
+    resources["EligibilityApiFailingAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": sub(f"{APP}-${{Stage}}-EligibilityApiFailing"),
+        "AlarmDescription": "The eligibility API keeps failing (unreachable, errors or refused credentials): "
+                            "see docs/runbook.md",
+        "Namespace": "VirtualIOP", "MetricName": ELIGIBILITY_API_FAILURE,
+        "Dimensions": [{"Name": "service", "Value": APP}],
+        "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 3, "DatapointsToAlarm": 2, "Threshold": 3,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}}
+    # Every function: an unhandled error or a throttle in 5 minutes pages ops (a crisis event that
+    # throttles waits in its queue; one that errors is retried, then dead-lettered).
+    for spec in FUNCTIONS.values():
+        for metric in ("Errors", "Throttles"):
+            resources[spec["logical"] + metric + "Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": sub(f"{function_name(spec)}-{metric.lower()}"),
+                "AlarmDescription": f"{metric} of this function in the last 5 minutes: see docs/runbook.md",
+                "Namespace": "AWS/Lambda", "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": sub(function_name(spec))}],
+                "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+                "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}}
     resources.update(relay_resources())
     resources["InboundSmsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": sub(f"{APP}-${{Stage}}-inbound-sms"), "KmsMasterKeyId": ref("DataKey")}}
@@ -485,7 +520,8 @@ def merge_template() -> dict[str, Any]:
         for rule, expression in spec["schedules"]:
             events[rule] = {"Type": "Schedule", "Properties": {"Schedule": expression, "Enabled": True}}
         variables = env if logical == "APIHandler" else {**env, "IOP_API_BASE_URL": API_BASE_URL}
-        props: dict[str, Any] = {"Environment": {"Variables": variables}, "KmsKeyArn": arn("DataKey")}
+        props: dict[str, Any] = {"FunctionName": sub(function_name(spec)), "Environment": {"Variables": variables},
+                                 "KmsKeyArn": arn("DataKey")}
         if events:
             props["Events"] = events
         resources[logical] = {"Properties": props, "Metadata": {"checkov": {"skip": CHECKOV_FUNCTION_SKIPS}}}
@@ -494,7 +530,7 @@ def merge_template() -> dict[str, Any]:
             "PolicyName": f"{name}-least-privilege",
             "PolicyDocument": {"Version": "2012-10-17", "Statement": policy_statements(spec, for_file=False)}}]}}
         resources[logical + "LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": sub(f"/aws/lambda/${{{logical}}}"),
+            "LogGroupName": sub(log_group_name(spec)),
             "RetentionInDays": ref("LogRetentionDays"), "KmsKeyId": arn("DataKey")}}
     return {
         "Parameters": PARAMETERS,

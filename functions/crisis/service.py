@@ -99,14 +99,9 @@ class EmfAlarms:
     """Alarm metrics as CloudWatch Embedded Metric Format lines (Powertools), flushed at once."""
 
     def alarm(self, metric: str) -> None:
-        from aws_lambda_powertools.metrics import MetricUnit, SchemaValidationError, single_metric
+        from functions.core.metrics import count
 
-        try:
-            with single_metric(name=metric, unit=MetricUnit.Count, value=1):
-                pass
-        except SchemaValidationError:  # no POWERTOOLS_METRICS_NAMESPACE (tests, scripts)
-            with single_metric(name=metric, unit=MetricUnit.Count, value=1, namespace="VirtualIOP"):
-                pass
+        count(metric)
 
 
 class RecordingAlarms:

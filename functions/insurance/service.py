@@ -549,6 +549,16 @@ def _invalid_inquiry_summary(payer: str | None) -> CoverageSummary:
     )
 
 
+ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # the alarm metric (infra/template.py, docs/runbook.md)
+
+
+def api_failed() -> None:
+    """Count one eligibility API call that failed for a reason of the API's, not the patient's."""
+    from functions.core.metrics import count
+
+    count(ELIGIBILITY_API_FAILURE)
+
+
 def ask_payer(
     client: EligibilityClient,
     inquiry: Inquiry,
@@ -569,10 +579,13 @@ def ask_payer(
         first = client.ask(inquiry, codes[0], now=now, deadline=deadline)
     except RetryableError as exc:
         logger.warning("payer did not answer", extra={"service_type": codes[0], "error": type(exc).__name__})
+        api_failed()
         return Asked(coverage.unavailable(payer), retryable=True, unanswered=tuple(codes))
     except InquiryError:
         return Asked(_invalid_inquiry_summary(payer), unanswered=tuple(codes))
     except RequestRejected as exc:
+        if exc.status in (401, 403):  # the clinic's credentials: every check fails until fixed
+            api_failed()
         return Asked(_rejected_summary(exc.status, payer), unanswered=tuple(codes))
     responses = [first]
     unanswered: list[str] = []
@@ -583,6 +596,7 @@ def ask_payer(
                 responses.append(client.ask(inquiry, code, now=now, deadline=deadline))
             except RetryableError as exc:
                 logger.warning("payer did not answer", extra={"service_type": code, "error": type(exc).__name__})
+                api_failed()
                 transient = True
                 if not last_attempt:
                     unanswered.extend(codes[position:])

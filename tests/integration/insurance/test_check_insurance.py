@@ -290,3 +290,16 @@ def test_when_ses_fails_the_record_is_retried_and_staff_get_exactly_one_email(
     assert len(emails()) == 1
     assert check({"intake_id": intake_id}) == {"batchItemFailures": []}
     assert len(emails()) == 1
+
+
+@pytest.mark.parametrize(("member_id", "counted"), [("XEX900000011", True), ("XEX900000009", False)])
+def test_an_eligibility_api_failure_counts_toward_the_ops_alarm_and_a_patients_bad_id_does_not(
+    member_id: str, counted: bool, new_intake: Any, check: Checker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    intake_id = new_intake(member_id)  # ...11: the payer never answers; ...09: AAA 72, an invalid member id
+    capsys.readouterr()
+    check({"intake_id": intake_id})
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = [m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for m in metrics]
+    assert names == (["EligibilityApiFailure"] if counted else [])
+    assert all(member_id not in json.dumps(m) and intake_id not in json.dumps(m) for m in metrics)
