@@ -75,8 +75,16 @@ def configure() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from local.stack import LocalStack, Ports
 
+    faults = None
+    if args.faults:
+        from local.faults import Faults, FaultSpecError, parse
+
+        try:
+            faults = Faults(parse(args.faults), seed=args.fault_seed)
+        except FaultSpecError as exc:
+            raise UsageError(f"--faults: {exc}") from None
     stack = LocalStack(Ports(api=args.api_port, web=args.web_port, aws=args.aws_port), Path(args.state_dir),
-                       seed=not args.no_seed)
+                       seed=not args.no_seed, faults=faults)
     try:
         stack.start()
     except OSError as exc:
@@ -162,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--aws-port", type=int, default=4566)
     run.add_argument("--state-dir", default=".local")
     run.add_argument("--no-seed", action="store_true", help="do not load the demo data on first start")
+    run.add_argument("--faults", metavar="SPEC", help="inject AWS failures into the functions' calls, e.g. "
+                     "'sqs.SendMessage:throttle=0.1,sns.Publish:crash-after=0.05' (local/faults.py)")
+    run.add_argument("--fault-seed", type=int, default=0, help="random seed for --faults (default 0)")
     run.set_defaults(fn=cmd_run)
 
     inv = sub.add_parser("invoke", help="run one Lambda with an event file")
@@ -217,6 +228,10 @@ EXTENSIONS.append(_reminders_commands)
 from functions.insurance.cli import register as _eligibility_commands  # noqa: E402 - eligibility parse, recheck
 
 EXTENSIONS.append(_eligibility_commands)
+
+from local.patient_cli import register as _patient_commands  # noqa: E402 - patient export, erase
+
+EXTENSIONS.append(_patient_commands)
 
 
 def main(argv: list[str] | None = None) -> int:

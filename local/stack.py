@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 from local import state as state_mod
+from local.faults import Faults, InjectedCrash, guarded
 from local.outbox import Outbox
 from local.provision import Wiring, provision
 from local.pump import Pump
@@ -72,8 +73,25 @@ def local_credentials() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+def api_fault_scope(faults: Faults) -> Any:
+    """Chalice middleware: API requests run in the fault scope; a crash answers 502 as API Gateway would."""
+    from chalice.app import Response
+
+    def middleware(event: Any, get_response: Any) -> Any:
+        with faults.scope():
+            try:
+                return get_response(event)
+            except InjectedCrash:
+                return Response(status_code=502, body={"message": "Internal server error"},
+                                headers={"Content-Type": "application/json"})
+
+    return middleware
+
+
 class LocalStack:
-    def __init__(self, ports: Ports, state_dir: Path, seed: bool = True, quiet: bool = False) -> None:
+    def __init__(self, ports: Ports, state_dir: Path, seed: bool = True, quiet: bool = False,
+                 faults: Faults | None = None) -> None:
+        self.faults = faults  # local/faults.py: injected AWS failures in the functions' calls (iop run --faults)
         self.ports = ports
         self.state_dir = state_dir
         self.seed = seed
@@ -126,7 +144,8 @@ class LocalStack:
         self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json")
         from local.runtime import invoke
 
-        self.pump = Pump(self.wiring, self.clients["sqs"], invoke, self.clock.now, self._after_invoke,
+        self.pump = Pump(self.wiring, self.clients["sqs"], guarded(self.faults, invoke), self.clock.now,
+                         self._after_invoke,
                          streams=self.clients["dynamodbstreams"])
         self.pump.restore(saved.get("pump", {}))
         if saved.get("aws"):
@@ -137,6 +156,8 @@ class LocalStack:
             from local.seed import seed_demo
 
             seed_demo(self)
+        if self.faults is not None:  # after provisioning and seeding: only the running functions see them
+            self.faults.install()
         self._spawn(self._background, "pump")
         self.save()
 
@@ -159,6 +180,8 @@ class LocalStack:
         for methods in app.routes.values():
             for entry in methods.values():
                 entry.authorizer = None
+        if self.faults is not None:
+            app.register_middleware(api_fault_scope(self.faults), "http")
         config = Config.create(chalice_stage="dev", app_name="virtual-iop", chalice_app=app,
                                lambda_timeout=10, lambda_memory_size=1024)
         server = create_local_server(app, config, self.ports.host, self.ports.api)
@@ -221,6 +244,16 @@ class LocalStack:
     def outbox(self) -> dict[str, Any]:
         return self._outbox.snapshot()
 
+    def fault_report(self) -> dict[str, Any]:
+        if self.faults is None:
+            return {"enabled": False, "calls": 0, "injected": 0, "by_kind": {}, "by_operation": {}}
+        return {"enabled": self.faults.enabled, **self.faults.report()}
+
+    def set_faults(self, enabled: bool) -> dict[str, Any]:
+        if self.faults is not None:
+            self.faults.enabled = enabled
+        return self.fault_report()
+
     def inbound_sms(self, sender: str, body: str) -> str:
         """Publish a two-way SMS to the inbound topic, as AWS End User Messaging does, and deliver it."""
         import uuid
@@ -265,6 +298,8 @@ class LocalStack:
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
         self._stop.set()
+        if self.faults is not None:
+            self.faults.uninstall()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -280,7 +315,7 @@ class LocalStack:
             f"  API            {self.api_url}  (GET /health)",
             f"  Website        {self.web_url}/",
             f"  Outbox         {self.web_url}/outbox",
-            f"  Local control  {self.web_url}/_local/{{outbox,clock,tick,sms}}",
+            f"  Local control  {self.web_url}/_local/{{outbox,clock,tick,sms,faults}}",
             f"  AWS emulator   {self.aws_url}",
             f"  State          {self.state_dir}",
         ])

@@ -6,6 +6,8 @@
     POST /_local/clock     {"now": ISO 8601} or {"advance_seconds": N} -> {"now": ...}
     POST /_local/tick      run due schedules, then deliver queued messages until idle
     POST /_local/sms       {"from": "+1...", "body": "..."}: an inbound SMS, through the SNS topic
+    GET  /_local/faults    what `iop run --faults` injected so far (calls, by kind, by operation)
+    POST /_local/faults    {"enabled": false|true}: stop or resume injecting (the chaos run's recovery)
 Bad input gets a 400 with a one-line reason.
 """
 
@@ -33,6 +35,8 @@ class Controls(Protocol):
     def now(self) -> datetime: ...
     def tick(self) -> int: ...
     def inbound_sms(self, sender: str, body: str) -> str: ...
+    def fault_report(self) -> dict[str, Any]: ...
+    def set_faults(self, enabled: bool) -> dict[str, Any]: ...
 
 
 class BadRequest(ValueError):
@@ -87,6 +91,8 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
                 return self._json(200, controls.outbox())
             if path == "/_local/clock":
                 return self._json(200, {"now": controls.now().isoformat()})
+            if path == "/_local/faults":
+                return self._json(200, controls.fault_report())
             if path == "/config.js":
                 config = {"apiBase": controls.api_url, "clinicName": controls.clinic_name,
                           "clinicPhone": controls.clinic_phone}
@@ -128,6 +134,10 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
                     return self._json(200, {"now": result.isoformat()})
                 if path == "/_local/tick":
                     return self._json(200, {"invocations": controls.tick()})
+                if path == "/_local/faults":
+                    if not isinstance(body.get("enabled"), bool):
+                        raise BadRequest("enabled: must be true or false")
+                    return self._json(200, controls.set_faults(body["enabled"]))
                 if path == "/_local/sms":
                     sender, text = body.get("from"), body.get("body")
                     if not isinstance(sender, str) or not sender.startswith("+") or not sender[1:].isdigit():

@@ -35,6 +35,9 @@ RETRYABLE_CODES = frozenset(
         "ThrottlingException",
         "Throttling",
         "ThrottledException",
+        "Throttled",  # SNS
+        "RequestThrottled",  # SQS
+        "KmsThrottled",  # SQS, when its KMS key throttles
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "TooManyRequestsException",

@@ -83,13 +83,13 @@ class Stack:
 
 
 def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | None = None,
-                seed: bool = True) -> Stack:
+                seed: bool = True, extra_args: tuple[str, ...] = ()) -> Stack:
     """Boot ``iop run``; ``seed=False`` leaves out the demo data (tests that assert the outbox exactly)."""
     api, web, aws = ports or (free_port(), free_port(), free_port())
     log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "local.cli", "run", "--api-port", str(api), "--web-port", str(web),
-         "--aws-port", str(aws), "--state-dir", str(state_dir), *([] if seed else ["--no-seed"])],
+         "--aws-port", str(aws), "--state-dir", str(state_dir), *([] if seed else ["--no-seed"]), *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IOP_"))},
     )

@@ -23,6 +23,9 @@ from functions.core.errors import (
     [
         "ThrottlingException",
         "Throttling",
+        "Throttled",
+        "RequestThrottled",
+        "KmsThrottled",
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "TooManyRequestsException",
