@@ -1,6 +1,6 @@
 """Cold-start import cost of each Lambda, measured from the built zip.
 
-    python tests/bench/coldstart.py [--runs 7] [--build build] [--rebuild] [--importtime]
+    python tests/bench/coldstart.py [--runs 7] [--build build] [--rebuild] [--importtime] [--before]
 
 For each of the five functions of ``build/template.json`` this times ``import <handler module>``
 (``app`` for ``api_handler``) in a fresh ``python -I -S`` process whose only path besides the standard
@@ -12,6 +12,9 @@ so drift hits every row alike. Medians of ``--runs`` (at least 7).
 Functions over 1.5x the floor get an ``-X importtime`` breakdown: the packages whose own import time
 (summed over their modules) exceeds the floor's, our modules' own time, and the third-party imports
 our modules make directly, by cumulative cost.
+``--before`` adds, in the same interleaved runs, each function imported from the same zip with every
+``.pyc`` removed: what a source-only package (``chalice deploy``'s) costs, since Lambda's read-only
+``/var/task`` makes Python compile every imported module again in every new container.
 ``build/`` is reused when it is newer than the sources; otherwise it is rebuilt first.
 Not a test: it prints a table and asserts nothing.
 """
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", type=Path, default=ROOT / "build", help="build directory (default: build/)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild even if build/ is newer than the sources")
     parser.add_argument("--importtime", action="store_true", help="break down every function, not only slow ones")
+    parser.add_argument("--before", action="store_true", help="also time a source-only copy (no .pyc): before/after")
     args = parser.parse_args(argv)
     runs = max(7, args.runs)
     ensure_build(args.build, args.rebuild)
@@ -246,21 +250,30 @@ def main(argv: list[str] | None = None) -> int:
         if res.get("Type") == "AWS::Serverless::Function"
     }
     with tempfile.TemporaryDirectory(prefix="iop-coldstart-") as tmp:
-        task = Path(tmp)
+        task = Path(tmp) / "zip"
         with zipfile.ZipFile(args.build / "deployment.zip") as zf:
             zf.extractall(task)
-        rows: list[tuple[str, str, str, dict[str, str]]] = [
-            (FLOOR, "boto3", FLOOR_BODY, lambda_env(task, "floor", None, template))
+        source_only = Path(tmp) / "source-only"
+        if args.before:
+            with zipfile.ZipFile(args.build / "deployment.zip") as zf:
+                zf.extractall(source_only)
+            for pyc in list(source_only.rglob("*.pyc")):
+                pyc.unlink()
+        rows: list[tuple[str, str, str, dict[str, str], Path]] = [
+            (FLOOR, "boto3", FLOOR_BODY, lambda_env(task, "floor", None, template), task)
         ]
         for name, props in sorted(functions.items()):
             module = props["Handler"].rpartition(".")[0]
-            rows.append((name, module, f"import {module}", lambda_env(task, name, props, template)))
+            rows.append((name, module, f"import {module}", lambda_env(task, name, props, template), task))
+            if args.before:
+                rows.append((f"{name} (no .pyc)", module, f"import {module}",
+                             lambda_env(source_only, name, props, template), source_only))
         samples: dict[str, list[float]] = {label: [] for label, *_ in rows}
-        for _label, _, body, env in rows:  # warm the OS page cache once; not counted
-            time_once(task, body, env)
+        for _label, _, body, env, where in rows:  # warm the OS page cache once; not counted
+            time_once(where, body, env)
         for _ in range(runs):
-            for label, _, body, env in rows:
-                samples[label].append(time_once(task, body, env))
+            for label, _, body, env, where in rows:
+                samples[label].append(time_once(where, body, env))
         floor = statistics.median(samples[FLOOR])
         print(f"\nimport time from the built zip, python -I -S, median of {runs} fresh processes\n")
         floor_min = min(samples[FLOOR])
@@ -268,12 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         print(header)
         print("-" * len(header))
         slow: list[tuple[str, str, dict[str, str]]] = []
-        for label, module, _, env in rows:
+        for label, module, _, env, where in rows:
             median, fastest = statistics.median(samples[label]), min(samples[label])
             ratio, min_ratio = median / floor, fastest / floor_min
             mark = "  over" if ratio > TARGET_RATIO and label != FLOOR else ""
             print(f"{label:<32} {module:<28} {median:>9.1f} {fastest:>7.1f} {ratio:>8.2f} {min_ratio:>8.2f}{mark}")
-            if label != FLOOR and (max(ratio, min_ratio) > TARGET_RATIO or args.importtime):
+            if label != FLOOR and where == task and (max(ratio, min_ratio) > TARGET_RATIO or args.importtime):
                 slow.append((label, module, env))
         print(
             f"\ntarget: every function at most {TARGET_RATIO}x the floor "
