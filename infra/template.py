@@ -42,7 +42,7 @@ TABLES: dict[str, dict[str, Any]] = {
                      "ttl": "expires_at", "stream": "NEW_IMAGE"},
     "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at")],
                     "ttl": "expires_at"},
-    "RemindersTable": {"env": "IOP_REMINDERS_TABLE", "name": "reminders", "gsis": [("due", "due_shard", "due_at")],
+    "RemindersTable": {"env": "IOP_REMINDERS_TABLE", "name": "reminders", "gsis": [],
                        "ttl": "expires_at"},
     "ContactsTable": {"env": "IOP_CONTACTS_TABLE", "name": "contacts", "gsis": [], "ttl": "expires_at"},
     "EligibilityTable": {"env": "IOP_ELIGIBILITY_TABLE", "name": "eligibility", "gsis": [], "ttl": None},

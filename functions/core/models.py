@@ -109,7 +109,6 @@ class ReminderItem(Model):
     data = JSONAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
-    due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     state = UnicodeAttribute(null=True)
@@ -121,7 +120,6 @@ class ReminderItem(Model):
     version = NumberAttribute(null=True)
     confirmed_at = UnicodeAttribute(null=True)
     attendance = UnicodeAttribute(null=True)
-    due = DueIndex()
 
     @property
     def info(self) -> dict[str, Any]:

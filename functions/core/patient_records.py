@@ -695,7 +695,6 @@ def _withdraw(found: Found, at: datetime) -> str:
         ReminderItem.planned.set(False),
         ReminderItem.updated_at.set(iso(at)),
         ReminderItem.data.set(data),
-        ReminderItem.due_shard.remove(),
         ReminderItem.due_at.remove(),
     ]
     try:

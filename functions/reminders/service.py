@@ -65,10 +65,9 @@ from functions.core.log import get_logger
 from functions.core.messaging import Attachment, Email, EmailPort, SesEmail, SmsPort, SnsSms
 from functions.core.settings import get_settings
 from functions.reminders import keywords, schedule, store, templates
-from functions.reminders.store import DUE_SHARDS, PENDING, SENDING, SENT, SKIPPED, Record
+from functions.reminders.store import PENDING, SENDING, SENT, SKIPPED, Record
 
 __all__ = [
-    "DUE_SHARDS",
     "DispatchConfig",
     "ImportSummary",
     "InvalidAttendance",
@@ -88,6 +87,9 @@ FOLLOWUP_VALID_FOR = timedelta(hours=24)
 CANNOT_READ_EVERY = timedelta(hours=24)
 REPLY_LEDGER_TTL = timedelta(days=7)
 MAX_SEND_ATTEMPTS = 3
+WATERMARK_MARGIN = timedelta(hours=1)  # buckets this recent are read again on every run
+# outcomes whose pointer the run deleted (everything else leaves it for a later run)
+SETTLED = frozenset({"stale", "moved", "send_uncertain", "series_extended"})
 RETRY_AFTER = timedelta(minutes=1)
 CHANNELS: tuple[Literal["sms", "email"], ...] = ("sms", "email")
 Clock = Callable[[], datetime]
@@ -264,12 +266,11 @@ class ImportSummary:
         return out
 
 
-def _job(pk: str, sk: str, data: dict[str, Any], at: datetime, *, shard_key: str, due: datetime | None,
+def _job(pk: str, sk: str, data: dict[str, Any], at: datetime, *, due: datetime | None,
          reason: str | None) -> Record:
     """A reminder or follow-up job: pending on the due index at ``due``, or skipped with its reason."""
     if reason is None and due is not None:
-        return Record(pk, sk, kind="job", data=data, state=PENDING, due_shard=store.shard_for(shard_key),
-                      due_at=iso(due), created_at=iso(at))
+        return Record(pk, sk, kind="job", data=data, state=PENDING, due_at=iso(due), created_at=iso(at))
     return Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))
 
 
@@ -317,7 +318,7 @@ def plan_jobs(occ: schedule.Occurrence, person: Person, at: datetime, sequence: 
                 data["send_at"] = iso(send_at)
             else:
                 reason = reason or "quiet_hours"
-            jobs[sk] = _job(pk, sk, data, at, shard_key=key, due=send_at, reason=reason)
+            jobs[sk] = _job(pk, sk, data, at, due=send_at, reason=reason)
     return jobs
 
 
@@ -456,13 +457,12 @@ def cancel_stored_occurrence(occurrence_id: str, at: datetime) -> ImportSummary:
     return sync_occurrence(occ, "cancelled", people, at)
 
 
-def _series_due(expanded_until: datetime, series: schedule.SeriesSpec) -> tuple[str | None, str | None, str]:
-    """(due_shard, due_at, key) of a series item: due again when its horizon needs extending."""
-    key = f"series|{series.series_id}"
+def _series_due(expanded_until: datetime, series: schedule.SeriesSpec) -> str | None:
+    """When a series item is due again (its horizon needs extending); None once it has ended."""
     last = schedule.local_instant(series.until, time(23, 59), series.zone, prefer="later")
     if series.status == "cancelled" or expanded_until > last:
-        return None, None, key
-    return store.shard_for(key), iso(expanded_until - HORIZON + EXTEND_EVERY), key
+        return None
+    return iso(expanded_until - HORIZON + EXTEND_EVERY)
 
 
 def _series_json(series: schedule.SeriesSpec) -> dict[str, Any]:
@@ -471,7 +471,7 @@ def _series_json(series: schedule.SeriesSpec) -> dict[str, Any]:
 
 
 def _save_series(series: schedule.SeriesSpec, expanded_until: datetime, at: datetime) -> None:
-    shard, due_at, _ = _series_due(expanded_until, series)
+    due_at = _series_due(expanded_until, series)
     store.put(
         Record(
             f"SERIES#{series.series_id}",
@@ -479,7 +479,6 @@ def _save_series(series: schedule.SeriesSpec, expanded_until: datetime, at: date
             kind="series",
             state=series.status,
             data={"spec": _series_json(series), "expanded_until": iso(expanded_until)},
-            due_shard=shard,
             due_at=due_at,
             updated_at=iso(at),
         )
@@ -559,15 +558,16 @@ def extend_series(item: Record, at: datetime) -> ImportSummary:
         people = _people(series.participants, patients)
         for occ in schedule.expand_series(series, first, until):
             summary.add(sync_occurrence(occ, "scheduled", people, at))
-    shard, due_at, _ = _series_due(max(until, start), series)
+    due_at = _series_due(max(until, start), series)
     actions: list[Action] = [
         Record.data.set({**info, "expanded_until": iso(max(until, start))}),
         Record.updated_at.set(iso(at)),
     ]
-    if shard is None or due_at is None:
-        actions += [Record.due_shard.remove(), Record.due_at.remove()]
+    if due_at is None:
+        actions.append(Record.due_at.remove())
     else:
-        actions += [Record.due_shard.set(shard), Record.due_at.set(due_at)]
+        store.point(item.pk, item.sk, due_at)  # the pointer first, as store.put does
+        actions.append(Record.due_at.set(due_at))
     store.update(
         item.pk,
         item.sk,
@@ -616,62 +616,111 @@ class _Dispatcher:
         return self.time_left_ms() < self.config.reserve_ms
 
     def run(self) -> dict[str, Any]:
+        """Walk the due list's hour buckets from the watermark to now; move the watermark past the
+        buckets this run emptied (never the last hour's: a writer's clock may be a little behind)."""
         at = self.clock()
+        mark = store.watermark(at)
+        settled_before = store.bucket_of(at - WATERMARK_MARGIN)
+        emptied: str | None = None  # the last bucket of the run of emptied buckets from the watermark
+        contiguous = True
         with ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="dispatch") as pool:
-            for shard in DUE_SHARDS:
+            for bucket in store.buckets(mark, at):
+                read = settled = 0
                 chunk: list[Record] = []
-                for item in store.due_items(shard, at, page_size=self.config.page_size):
+                for pointer in store.due_pointers(bucket, at, page_size=self.config.page_size):
                     if self.out_of_time():
                         self.stopped = True
                         break
-                    chunk.append(item)
+                    chunk.append(pointer)
+                    read += 1
                     if len(chunk) >= self.config.chunk:
-                        self.run_chunk(pool, chunk)
+                        settled += self.run_chunk(pool, chunk)
                         chunk = []
-                self.run_chunk(pool, chunk)
+                settled += self.run_chunk(pool, chunk)
                 if self.stopped:
                     break
+                contiguous = contiguous and bucket < settled_before and settled == read
+                if contiguous:
+                    emptied = bucket
+        if emptied is not None:
+            store.advance_watermark(mark, store.next_bucket(emptied))
         return {"run_id": self.run_id, "stopped_early": self.stopped, **dict(sorted(self.counts.items()))}
 
-    def run_chunk(self, pool: ThreadPoolExecutor, chunk: list[Record]) -> None:
+    def run_chunk(self, pool: ThreadPoolExecutor, chunk: list[Record]) -> int:
+        """Claim the chunk's items, check the opt-out ledger once for all, send; how many of the
+        chunk's pointers are settled (deleted)."""
         if not chunk:
-            return
+            return 0
+        taken = list(pool.map(self.take, chunk))
         phones = [
-            str(i.info.get("to"))
-            for i in chunk
-            if i.kind == "job" and i.state == PENDING and i.info.get("channel") == "sms" and i.info.get("to")
+            str(job.info.get("to"))
+            for _, job, _ in taken
+            if job is not None and job.info.get("channel") == "sms" and job.info.get("to")
         ]
         opted = store.opted_out(phones) if phones else set()
-        for outcome in pool.map(lambda item: self.one(item, opted), chunk):
+        settled = 0
+        for outcome, done in pool.map(lambda t: self.settle(t, opted), taken):
             self.counts[outcome] += 1
+            settled += int(done)
+        return settled
 
-    def one(self, item: Record, opted: set[str]) -> str:
+    def take(self, pointer: Record) -> tuple[Record, Record | None, str]:
+        """Claim what ``pointer`` points at: (pointer, the claimed job or None, outcome so far)."""
         try:
-            if item.kind == "series":
-                extend_series(item, self.clock())
-                return "series_extended"
-            if item.kind != "job":
-                return "ignored"
-            return self.job(item, opted)
-        except Exception as exc:  # one job's failure never stops the others; it stays due
-            logger.warning("dispatch job failed", extra={"error": type(exc).__name__, "sk_kind": item.kind})
-            return "error"
+            pk, sk = str(pointer.info["pk"]), str(pointer.info["sk"])
+            now = self.clock()
+            if sk == "SERIES":
+                return pointer, None, self.series(pointer, pk, sk, now)
+            if self.out_of_time():
+                self.stopped = True
+                return pointer, None, "deferred"
+            claimed = store.claim(pk, sk, self.run_id, now, self.lease_until)
+            if claimed is not None:
+                return pointer, claimed, "claimed"
+            return pointer, None, self.not_claimed(pointer, store.get(pk, sk), now)
+        except Exception as exc:  # one item's failure never stops the others; its pointer stays
+            logger.warning("dispatch job failed", extra={"error": type(exc).__name__})
+            return pointer, None, "error"
 
-    def job(self, item: Record, opted: set[str]) -> str:
-        now = self.clock()
-        if item.state == SENDING:
-            if item.lease_until and item.lease_until < iso(now):
-                return "send_uncertain" if store.abandon_stuck(item, now, "send_uncertain") else "stale"
-            return "in_flight"
-        if item.state != PENDING:
+    def series(self, pointer: Record, pk: str, sk: str, now: datetime) -> str:
+        item = store.get(pk, sk)
+        if item is not None and item.due_at and item.due_at <= iso(now):
+            extend_series(item, now)  # writes the series' next pointer first
+            store.drop_pointer(pointer)
+            return "series_extended"
+        store.drop_pointer(pointer)
+        return "stale"
+
+    def not_claimed(self, pointer: Record, job: Record | None, now: datetime) -> str:
+        """Why the claim failed, and the pointer's fate: settled ("stale", "moved",
+        "send_uncertain") or kept for a later run ("in_flight", "claimed_elsewhere")."""
+        if job is None or job.state in (SENT, SKIPPED):
+            store.drop_pointer(pointer)
             return "stale"
-        if self.out_of_time():
-            self.stopped = True
-            return "deferred"
-        claimed = store.claim(item, self.run_id, now, self.lease_until)
-        if claimed is None:
-            return "claimed_elsewhere"
-        return self.send(claimed, opted)
+        if job.state == SENDING:
+            if job.lease_until and job.lease_until < iso(now):
+                store.abandon_stuck(job, now, "send_uncertain")
+                store.drop_pointer(pointer)
+                return "send_uncertain"
+            return "in_flight"
+        if job.due_at and job.due_at > iso(now):
+            store.drop_pointer(pointer)  # moved later: the new due time has its own pointer
+            return "moved"
+        return "claimed_elsewhere"
+
+    def settle(self, taken: tuple[Record, Record | None, str], opted: set[str]) -> tuple[str, bool]:
+        pointer, job, outcome = taken
+        if job is None:
+            return outcome, outcome in SETTLED
+        try:
+            outcome, repointed = self.send(job, opted)
+        except Exception as exc:  # the claim's lease runs out; a later run records send_uncertain
+            logger.warning("dispatch job failed", extra={"error": type(exc).__name__})
+            return "error", False
+        if repointed == (pointer.pk, pointer.sk):
+            return outcome, False  # released to the same due time: this pointer still serves
+        store.drop_pointer(pointer)
+        return outcome, True
 
     # -- the checks, then the send --------------------------------------------------------
     def block(self, job: Record, info: dict[str, Any], now: datetime, opted: set[str]) -> str | None:
@@ -692,38 +741,40 @@ class _Dispatcher:
                 return "not_due"
         return None
 
-    def send(self, job: Record, opted: set[str]) -> str:
+    def send(self, job: Record, opted: set[str]) -> tuple[str, tuple[str, str] | None]:
+        """Check, then send one claimed job; (outcome, the key of its new pointer if released)."""
         info, now = job.info, self.clock()
+        if self.out_of_time():  # claimed, but no time left to send: give it back as it was
+            self.stopped = True
+            return "deferred", store.release(job, self.run_id, now, _parse(str(job.due_at)))
         reason = self.block(job, info, now, opted)
         if reason == "not_due":
             due = _parse(info["send_at"]) if info.get("type") == "reminder" else next_allowed(now, str(info["tz"]))
-            store.release(job, self.run_id, now, due)
-            return "not_due"
+            return "not_due", store.release(job, self.run_id, now, due)
         if reason is None and info.get("type") == "followup" and info.get("channel") == "sms":
             reason = self.reserve_cap(str(info["participant"]), str(info["tz"]), now)
         if reason is not None:
             store.finish(job, self.run_id, SKIPPED, now, reason)
-            return reason
+            return reason, None
         try:
             message_id = self.deliver(info, now)
         except OptedOutError:
             store.finish(job, self.run_id, SKIPPED, now, "opted_out")
-            return "opted_out"
+            return "opted_out", None
         except PermanentError:
             reason = "invalid_number" if info.get("channel") == "sms" else "send_failed"
             store.finish(job, self.run_id, SKIPPED, now, reason)
-            return reason
+            return reason, None
         except RetryableError:
             attempts = int(job.attempts or 0) + 1
             if attempts >= MAX_SEND_ATTEMPTS:
                 store.finish(job, self.run_id, SKIPPED, now, "send_failed")
-                return "send_failed"
-            store.release(job, self.run_id, now, now + RETRY_AFTER, attempts=attempts)
-            return "retry"
+                return "send_failed", None
+            return "retry", store.release(job, self.run_id, now, now + RETRY_AFTER, attempts=attempts)
         store.finish(
             job, self.run_id, SENT, self.clock(), extra={"sent_at": iso(self.clock()), "message_id": message_id}
         )
-        return "sent"
+        return "sent", None
 
     def deliver(self, info: dict[str, Any], now: datetime) -> str:
         kind, channel, to = info.get("type"), info.get("channel"), str(info["to"])
@@ -862,7 +913,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
             "send_at": iso(due),
         }
         sk = f"FOLLOWUP#{key}#{channel}"
-        job = _job(pk, sk, data, at, shard_key=job_key, due=due, reason=reason)
+        job = _job(pk, sk, data, at, due=due, reason=reason)
         written = store.put(job, Record.pk.does_not_exist())
         result["follow_up"][channel] = (reason or "queued") if written else "already_recorded"
 
@@ -882,7 +933,6 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
             f"TASK#{key}#missed_twice",
             kind="job",
             state=PENDING,
-            due_shard=store.shard_for(task_key),
             due_at=iso(at),
             created_at=iso(at),
             data={

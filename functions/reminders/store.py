@@ -15,7 +15,16 @@ Items of the reminders table (``pk`` / ``sk``; ``kind``):
   ``TASK#<participant>#missed_twice`` are jobs of the same shape (missed-session follow-up,
   clinician task). A job is its own send ledger: ``state`` pending -> sending (claimed with a
   conditional write, ``claim_id``, ``lease_until``) -> sent | skipped (``reason``). Pending jobs
-  carry ``due_shard`` / ``due_at``; a finished one drops them (REMOVE), leaving the index.
+  carry ``due_at``; a finished one drops it (REMOVE).
+- ``DUE#<YYYY-MM-DDTHH>`` / ``<due_at>#<pk>#<sk>`` (``due``): the due list, one pointer per time
+  an item (job or series) falls due, in the hour bucket of its due time (or of the time it was
+  written, if that is later). Written before the item it points at, so a pending item is never
+  without its pointer; the dispatcher Queries the buckets from the watermark to now (base-table
+  partitions: it reads only what is due, whatever the table holds), claims the item with a
+  conditional write (``due_at`` has come, still pending) and deletes the pointer once the item
+  is settled. A pointer whose item moved, finished or vanished is deleted when it is read.
+- ``DUE`` / ``WATERMARK`` (``due_mark``): the oldest hour bucket that may still hold pointers
+  (``due_at`` holds the bucket); only the dispatcher moves it, forward, with a conditional write.
 - ``PERSON#<participant>`` / ``OCC#<start>#<occurrence_id>`` (``person_occ``): one person's
   place in one occurrence, in time order: ``confirmed_at`` (reply C), ``attendance``.
 - ``PERSON#<participant>`` / ``CAP`` (``cap``): send times of the person's capped SMS.
@@ -30,10 +39,9 @@ table's KMS key protects like every other item.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -42,11 +50,16 @@ from pynamodb.expressions.update import Action
 
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
+from functions.core.clock import now as clock_now
 from functions.core.errors import ConflictError
 from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, unbind_models
 
-DUE_SHARDS = ("DUE#0", "DUE#1", "DUE#2", "DUE#3")
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
+DUE_PREFIX = "DUE#"
+DUE_KINDS = ("job", "series")
+BUCKET_FORMAT = "%Y-%m-%dT%H"
+WATERMARK = ("DUE", "WATERMARK")
+FIRST_LOOKBACK = timedelta(hours=48)
 
 
 # The reminders table's model lives with the others in functions/core/models.py.
@@ -60,12 +73,6 @@ def bind() -> None:
 
 def unbind() -> None:
     unbind_models()
-
-
-def shard_for(key: str) -> str:
-    """The due-index shard of a job: a stable hash of its key, so load spreads over the shards."""
-    digest = hashlib.sha256(key.encode("utf-8")).digest()
-    return DUE_SHARDS[int.from_bytes(digest[:4], "big") % len(DUE_SHARDS)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,8 +123,12 @@ def partition(
 
 
 def put(item: Record, condition: Condition | None = None) -> bool:
-    """Write ``item``; False when ``condition`` did not hold."""
+    """Write ``item``; False when ``condition`` did not hold. An item with a ``due_at`` gets its
+    due-list pointer first (a pointer without its item is cleaned up when read; the reverse would
+    be a reminder nobody finds)."""
     bind()
+    if item.due_at and item.kind in DUE_KINDS:
+        point(item.pk, item.sk, item.due_at)
     try:
         with aws_errors("dynamodb", "PutItem"):
             item.save(condition=condition)
@@ -149,32 +160,87 @@ def delete(pk: str, sk: str, condition: Condition | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# The due index and the send ledger
+# The due list (pointers in hour buckets) and the send ledger
 
 
-def due_items(shard: str, at: datetime, page_size: int | None = None) -> Iterator[Record]:
-    """Items of one due-index shard whose ``due_at`` has come, oldest first (Query, never Scan).
+def bucket_of(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(BUCKET_FORMAT)
 
-    The index is eventually consistent: what it returns is a hint, and every state change is a
-    conditional write on the base table."""
+
+def buckets(first: str, at: datetime) -> list[str]:
+    """Hour buckets from ``first`` through the one of ``at`` (oldest first)."""
+    start = datetime.strptime(first, BUCKET_FORMAT).replace(tzinfo=UTC)
+    last = datetime.strptime(bucket_of(at), BUCKET_FORMAT).replace(tzinfo=UTC)
+    hours = max(int((last - start).total_seconds() // 3600), -1)
+    return [bucket_of(start + timedelta(hours=h)) for h in range(hours + 1)]
+
+
+def next_bucket(bucket: str) -> str:
+    return bucket_of(datetime.strptime(bucket, BUCKET_FORMAT).replace(tzinfo=UTC) + timedelta(hours=1))
+
+
+def pointer_key(pk: str, sk: str, due_at: str, written_at: datetime) -> tuple[str, str]:
+    """Where the pointer to ``pk``/``sk`` due at ``due_at`` goes: never in a bucket older than the
+    hour it is written in (the watermark may have passed that one)."""
+    due = datetime.strptime(due_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return f"{DUE_PREFIX}{max(bucket_of(due), bucket_of(written_at))}", f"{due_at}#{pk}#{sk}"
+
+
+def pointer(pk: str, sk: str, due_at: str, written_at: datetime) -> Record:
+    bucket, psk = pointer_key(pk, sk, due_at, written_at)
+    return Record(bucket, psk, kind="due", due_at=due_at, data={"pk": pk, "sk": sk})
+
+
+def point(pk: str, sk: str, due_at: str) -> tuple[str, str]:
+    """Write the due-list pointer for ``pk``/``sk`` at ``due_at`` (idempotent); its key."""
+    item = pointer(pk, sk, due_at, clock_now())
+    with aws_errors("dynamodb", "PutItem"):
+        item.save()
+    return item.pk, item.sk
+
+
+def due_pointers(bucket: str, at: datetime, page_size: int | None = None) -> Iterator[Record]:
+    """Pointers of one hour bucket whose due time has come, oldest first (a base-table Query)."""
     bind()
     with aws_errors("dynamodb", "Query"):
-        yield from Record.due.query(shard, Record.due_at <= iso(at), page_size=page_size)
+        yield from Record.query(f"{DUE_PREFIX}{bucket}", Record.sk < f"{iso(at)}$", consistent_read=True,
+                                page_size=page_size)
 
 
-def claim(item: Record, claim_id: str, at: datetime, lease_until: datetime) -> Record | None:
-    """Claim a pending job for one send (pending -> sending); None when another run has it or it
-    is no longer pending. The returned item is read from the base table (ALL_NEW)."""
+def drop_pointer(item: Record) -> None:
+    delete(item.pk, item.sk)
+
+
+def watermark(at: datetime) -> str:
+    """The oldest hour bucket that may hold pointers (a first run looks back ``FIRST_LOOKBACK``)."""
+    found = get(*WATERMARK)
+    if found is not None and found.due_at:
+        return str(found.due_at)
+    return bucket_of(at - FIRST_LOOKBACK)
+
+
+def advance_watermark(old: str, new: str) -> bool:
+    """Move the watermark forward to ``new`` if it still is at ``old`` (overlapping runs)."""
+    if new <= old:
+        return False
+    condition = Record.due_at.does_not_exist() | (Record.due_at == old)
+    return update(*WATERMARK, [Record.kind.set("due_mark"), Record.due_at.set(new)], condition) is not None
+
+
+def claim(pk: str, sk: str, claim_id: str, at: datetime, lease_until: datetime) -> Record | None:
+    """Claim a pending job whose due time has come, for one send (pending -> sending); None when
+    another run has it, it moved later, or it is no longer pending. The returned item is the
+    table's (ALL_NEW)."""
     return update(
-        item.pk,
-        item.sk,
+        pk,
+        sk,
         [
             Record.state.set(SENDING),
             Record.claim_id.set(claim_id),
             Record.lease_until.set(iso(lease_until)),
             Record.updated_at.set(iso(at)),
         ],
-        (Record.state == PENDING),
+        (Record.state == PENDING) & (Record.due_at <= iso(at)),
     )
 
 
@@ -192,7 +258,6 @@ def finish(
         Record.state.set(state),
         Record.updated_at.set(iso(at)),
         Record.data.set(data),
-        Record.due_shard.remove(),
         Record.due_at.remove(),
         Record.lease_until.remove(),
     ]
@@ -200,19 +265,23 @@ def finish(
     return update(item.pk, item.sk, actions, (Record.state == SENDING) & (Record.claim_id == claim_id)) is not None
 
 
-def release(item: Record, claim_id: str, at: datetime, due_at: datetime, attempts: int | None = None) -> bool:
-    """Give a claimed job back (pending again, due at ``due_at``): nothing was sent."""
+def release(
+    item: Record, claim_id: str, at: datetime, due_at: datetime, attempts: int | None = None
+) -> tuple[str, str] | None:
+    """Give a claimed job back (pending again, due at ``due_at``): nothing was sent. The key of
+    its new pointer (written first), or None when the claim was no longer this run's."""
+    new_pointer = point(item.pk, item.sk, iso(due_at))
     actions: list[Action] = [
         Record.state.set(PENDING),
         Record.updated_at.set(iso(at)),
-        Record.due_shard.set(item.due_shard or shard_for(item.pk + item.sk)),
         Record.due_at.set(iso(due_at)),
         Record.claim_id.remove(),
         Record.lease_until.remove(),
     ]
     if attempts is not None:
         actions.append(Record.attempts.set(attempts))
-    return update(item.pk, item.sk, actions, (Record.state == SENDING) & (Record.claim_id == claim_id)) is not None
+    released = update(item.pk, item.sk, actions, (Record.state == SENDING) & (Record.claim_id == claim_id))
+    return new_pointer if released is not None else None
 
 
 def abandon_stuck(item: Record, at: datetime, reason: str) -> bool:
@@ -221,7 +290,6 @@ def abandon_stuck(item: Record, at: datetime, reason: str) -> bool:
         Record.state.set(SKIPPED),
         Record.reason.set(reason),
         Record.updated_at.set(iso(at)),
-        Record.due_shard.remove(),
         Record.due_at.remove(),
     ]
     condition = (Record.state == SENDING) & (Record.claim_id == (item.claim_id or "")) & (Record.lease_until < iso(at))
@@ -235,7 +303,6 @@ def skip_pending(pk: str, sk: str, reason: str, at: datetime, *, planned: bool =
         Record.reason.set(reason),
         Record.planned.set(planned),
         Record.updated_at.set(iso(at)),
-        Record.due_shard.remove(),
         Record.due_at.remove(),
     ]
     return update(pk, sk, actions, Record.state == PENDING) is not None

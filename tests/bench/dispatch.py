@@ -5,17 +5,18 @@
 For each table size: a fresh moto (``mock_aws``, in process) provisioned from the merge template,
 ``N`` sessions written in bulk (BatchWriteItem through PynamoDB), each with the items a real
 import leaves: the occurrence, the participant's entry, and four reminder jobs; half the
-sessions are past (jobs sent, out of the due index), half upcoming (jobs pending in the due index,
-not yet due). Then ``--due`` reminder jobs due now (half SMS, half email with an .ics; 1% of the
-SMS numbers opted out) and one dispatch run through the real adapters (SNS, SES v2). Measured for
-the run alone: wall time, and DynamoDB items read (items returned by Query / GetItem /
-BatchGetItem / Scan, counted by a hook on every botocore call) per message sent.
+sessions are past (jobs sent, off the due list), half upcoming (jobs pending, with their due-list
+pointers in the future hours' buckets, not yet due). Then ``--due`` reminder jobs due now (half
+SMS, half email with an .ics; 1% of the SMS numbers opted out) and one dispatch run through the
+real adapters (SNS, SES v2). Measured for the run alone: wall time, and DynamoDB items read
+(items returned by Query / GetItem / BatchGetItem / Scan, counted by a hook on every botocore
+call) per message sent.
 
 Two emulator costs the Lambda never pays are kept out of the picture or shown apart:
 the garbage collector is told to ignore the emulator's table (``gc.freeze`` after the setup: it
-lives in this process's heap), and the time spent inside the due-index Queries is shown as its
-own column, because moto answers a Query by walking every item of the table in Python where
-DynamoDB reads only the index entries it returns. ``rest x`` compares the runs without it.
+lives in this process's heap), and the time spent inside the due list's Queries is shown as its
+own column (they are base-table Queries of one hour bucket each, so moto walks only that
+partition, as DynamoDB reads only what it returns). ``rest x`` compares the runs without it.
 Not a test: it prints a table and asserts nothing.
 """
 
@@ -122,22 +123,13 @@ def populate(sessions: int, due: int) -> tuple[int, float]:
             )
             for window, hours in (("24h", 24), ("2h", 2)):
                 for channel in ("sms", "email"):
-                    key = f"{occ}|{person}|{window}|{channel}"
                     send_at = starts - timedelta(hours=hours)
                     data = job_data(occ, person, window, channel, starts, send_at, n)
                     sk = f"JOB#{starts:%Y%m%dT%H%MZ}#{person}#{window}#{channel}"
-                    if future:
-                        batch.save(
-                            Record(
-                                f"OCC#{occ}",
-                                sk,
-                                kind="job",
-                                data=data,
-                                state="pending",
-                                due_shard=store.shard_for(key),
-                                due_at=iso(send_at),
-                            )
-                        )
+                    if future:  # pending, with its due-list pointer (as store.put writes them)
+                        batch.save(Record(f"OCC#{occ}", sk, kind="job", data=data, state="pending",
+                                          due_at=iso(send_at)))
+                        batch.save(store.pointer(f"OCC#{occ}", sk, iso(send_at), NOW))
                     else:
                         batch.save(
                             Record(f"OCC#{occ}", sk, kind="job", data={**data, "sent_at": iso(send_at)}, state="sent")
@@ -161,19 +153,19 @@ def write_due(due: int) -> int:
             occ = f"due-{n:05d}"
             person = f"patient:itk_DUE{n:023d}"
             channel = "sms" if n % 2 == 0 else "email"
-            key = f"{occ}|{person}|2h|{channel}"
             send_at = STARTS - timedelta(hours=2)
+            sk = f"JOB#{STARTS:%Y%m%dT%H%MZ}#{person}#2h#{channel}"
             batch.save(
                 Record(
                     f"OCC#{occ}",
-                    f"JOB#{STARTS:%Y%m%dT%H%MZ}#{person}#2h#{channel}",
+                    sk,
                     kind="job",
                     data=job_data(occ, person, "2h", channel, STARTS, send_at, n),
                     state="pending",
-                    due_shard=store.shard_for(key),
                     due_at=iso(send_at),
                 )
             )
+            batch.save(store.pointer(f"OCC#{occ}", sk, iso(send_at), NOW))
             written += 1
     return written
 
@@ -304,8 +296,8 @@ def main() -> None:
         )
     print()
     print("run s of each repeat: " + " | ".join(f"{r['sessions']:,}: {r['runs']}" for r in rows))
-    print("Query s: time inside the run's due-index Queries; moto walks every item of the table for each")
-    print("Query (DynamoDB reads only the index entries it returns). rest s = run s - Query s.")
+    print("Query s: time inside the run's Queries (the due list's hour buckets: base-table partitions, so")
+    print("moto walks only the bucket's pointers, as DynamoDB reads only what it returns). rest s = run s - Query s.")
     print(
         "DynamoDB calls per run: "
         + " | ".join(
