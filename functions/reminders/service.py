@@ -13,8 +13,11 @@ Decisions (where the issue and contracts are silent):
   must not be sent is written anyway, ``skipped`` with its reason (``no_consent``,
   ``not_chosen``, ``no_contact``, ``invalid_number``, ``no_timezone``, ``quiet_hours``,
   ``too_late``), so every message not sent has a reason. Weekly series are expanded
-  :data:`HORIZON` ahead; the series item sits in the due index and the dispatcher extends it
+  :data:`HORIZON` ahead; the series item is on the due list and the dispatcher extends it
   once a day.
+- **The due list** (functions/reminders/store.py): a pointer per due time in an hour bucket of
+  the base table, written before its item; each run Queries the buckets from a watermark to
+  now, so it reads only what is due however many sessions the table holds (no index, no Scan).
 - **Job identity** is (occurrence, participant, window, channel) *and the session's start*: a
   re-import of the same file changes nothing, a moved session gets fresh jobs for its new time
   (the old pending ones are skipped ``session_moved``), and what was already sent stays sent.
@@ -22,7 +25,7 @@ Decisions (where the issue and contracts are silent):
   off a session, ``participant_removed``.
 - **Exactly once.** The job is its own send ledger: a dispatcher claims it with a conditional
   write (pending -> sending, with a lease until the end of its invocation), sends, then
-  records ``sent`` and removes it from the due index. Two overlapping runs cannot both claim.
+  records ``sent`` and deletes its pointer. Two overlapping runs cannot both claim.
   A claim whose lease ran out (the run crashed between claim and ledger write) is **not**
   re-sent: it is recorded ``send_uncertain``. A missed non-urgent reminder is better than a
   duplicate text.
@@ -268,7 +271,8 @@ class ImportSummary:
 
 def _job(pk: str, sk: str, data: dict[str, Any], at: datetime, *, due: datetime | None,
          reason: str | None) -> Record:
-    """A reminder or follow-up job: pending on the due index at ``due``, or skipped with its reason."""
+    """A reminder or follow-up job: pending, due at ``due`` (store.put writes its pointer), or
+    skipped with its reason."""
     if reason is None and due is not None:
         return Record(pk, sk, kind="job", data=data, state=PENDING, due_at=iso(due), created_at=iso(at))
     return Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))

@@ -252,7 +252,8 @@ def finish(
     reason: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> bool:
-    """Record the outcome of a claimed job (sent / skipped) and take it out of the due index."""
+    """Record the outcome of a claimed job (sent / skipped); it is due no more (the dispatcher
+    deletes the pointer it came by)."""
     data = {**item.info, **(extra or {})}
     actions: list[Action] = [
         Record.state.set(state),
