@@ -233,6 +233,10 @@ from local.patient_cli import register as _patient_commands  # noqa: E402 - pati
 
 EXTENSIONS.append(_patient_commands)
 
+from local.dlq import register as _dlq_commands  # noqa: E402 - dead-letter queues: list, redrive
+
+EXTENSIONS.append(_dlq_commands)
+
 
 def main(argv: list[str] | None = None) -> int:
     try:
