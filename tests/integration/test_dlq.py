@@ -13,7 +13,9 @@ PHONE = "+13125550188"
 
 
 @pytest.fixture
-def iop(aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def iop(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
     from local import cli
 
     monkeypatch.setattr(cli, "configure", lambda: None)  # the aws fixture configured the stage
@@ -42,7 +44,8 @@ def count(aws: Any, url: str) -> int:
 
 
 def test_list_shows_every_dead_letter_queue_with_its_depth(aws: Any, iop: Any) -> None:
-    dead_letter(aws, "crisis-events", {"type": "case_opened", "case_id": "case_1"}, {"type": "page_due", "case_id": "c2"})
+    dead_letter(aws, "crisis-events", {"type": "case_opened", "case_id": "case_1"},
+                {"type": "page_due", "case_id": "c2"})
     code, out, _ = iop("dlq", "list")
     assert code == 0
     rows = {line.split()[0]: line.split()[2] for line in out.splitlines()}
