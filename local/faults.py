@@ -19,6 +19,12 @@ kinds:
                  send and its ledger write): the invocation fails as a whole, as a killed Lambda
                  would: an SQS batch comes back, a stream batch is retried, the API answers 502
 
+Rates are per HTTP attempt, as AWS fails: botocore retries throttles, 5xx and timeouts (the
+functions' clients make up to 4 attempts, PynamoDB's and boto3's defaults 3), so a call fails
+only when every attempt drew a fault; the retries a fault cost are counted as ``absorbed``. A
+crash is not retried. (The hook sits before botocore's call, so the retries are drawn, not
+sent: the emulator sees one request, or none.)
+
 Only calls made inside a function invocation are touched (``scope``: the local stack's pump and
 API wrap each invocation in it), never the stack's own polling, provisioning or the tests'
 assertions. Nothing here is in the deployment zip (local/ is not packaged).
@@ -98,6 +104,7 @@ class Faults:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.injected: Counter[tuple[str, str, str]] = Counter()
+        self.absorbed: Counter[str] = Counter()  # faulted attempts a retry made good
         self.calls: Counter[str] = Counter()
         self._original: Callable[..., Any] | None = None
         self.enabled = True
@@ -126,7 +133,12 @@ class Faults:
 
         def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
             client = original(session, *args, **kwargs)
-            client.meta.events.register("before-call", faults._before_call)
+            attempts = total_attempts(client.meta.config.retries or {})
+
+            def before_call(**event: Any) -> Any:
+                return faults._before_call(attempts=attempts, **event)
+
+            client.meta.events.register("before-call", before_call)
             client.meta.events.register("after-call", faults._after_call)
             return client
 
@@ -144,20 +156,28 @@ class Faults:
             _forget_function_clients()
 
     # -- the hooks ---------------------------------------------------------------------------------
-    def _pick(self, service: str, operation: str) -> str | None:
+    def _pick(self, service: str, operation: str, attempts: int = 1) -> str | None:
+        """The fault this call ends with, if any: a retryable kind must hit every attempt."""
         with self._lock:
             self.calls[f"{service}.{operation}"] += 1
             for rule in self.rules:
-                if rule.matches(service, operation) and self._random.random() < rule.rate:
+                if not rule.matches(service, operation):
+                    continue
+                tries = 1 if rule.kind == "crash-after" else attempts
+                hits = 0
+                while hits < tries and self._random.random() < rule.rate:
+                    hits += 1
+                if hits == tries:
                     self.injected[(service, operation, rule.kind)] += 1
                     return rule.kind
+                self.absorbed[rule.kind] += hits
         return None
 
-    def _before_call(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+    def _before_call(self, model: Any, context: dict[str, Any], attempts: int = 1, **_: Any) -> Any:
         if not self._in_scope():
             return None
         service, operation = model.service_model.service_name, model.name
-        kind = self._pick(service, operation)
+        kind = self._pick(service, operation, attempts)
         if kind is None:
             return None
         if kind == "crash-after":
@@ -185,7 +205,17 @@ class Faults:
         for (_service, _operation, kind), n in self.injected.items():
             by_kind[kind] += n
         return {"calls": sum(self.calls.values()), "injected": sum(by_kind.values()), "by_kind": dict(by_kind),
+                "absorbed_by_retries": dict(self.absorbed),
                 "by_operation": {f"{s}.{o}:{k}": n for (s, o, k), n in sorted(self.injected.items())}}
+
+
+def total_attempts(retries: dict[str, Any]) -> int:
+    """How many attempts botocore makes for a client's ``retries`` config (standard mode: 3)."""
+    if "total_max_attempts" in retries:
+        return max(1, int(retries["total_max_attempts"]))
+    if "max_attempts" in retries:  # counts retries, not attempts
+        return max(1, int(retries["max_attempts"]) + 1)
+    return 3
 
 
 def _forget_function_clients() -> None:

@@ -2,7 +2,9 @@
 
 The pump delivers each queue's messages to the function the template maps to it, in batches of
 the template's size. A record the function reports in ``batchItemFailures`` (or every record, if
-the function raises) is made visible again at once; after ``maxReceiveCount`` receives, the
+the function raises) comes back after the queue's visibility timeout on the local clock, as in
+SQS (it is held invisible in the emulator meanwhile: ``HOLD_SECONDS`` of real time, made visible
+again once the local clock has passed its time); after ``maxReceiveCount`` receives, the
 emulator's redrive moves it to the dead-letter queue, as SQS does. Delays (``DelaySeconds``) are
 honoured by the emulator. The schedule runner fires each rule of the template when the local
 clock has reached its next due time.
@@ -29,6 +31,7 @@ from local.provision import ACCOUNT_ID, Wiring
 
 Invoker = Callable[[str, dict[str, Any]], Any]
 STREAM_MAX_RETRIES = 5
+HOLD_SECONDS = 36000  # 10 h (SQS allows 12 h in all from the receive): "until the local clock says so"
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -55,6 +58,8 @@ class Pump:
         self.last_fired: dict[str, str] = {}
         self.invocations = 0
         self.errors = 0
+        self.retry_at: dict[str, tuple[str, str, datetime]] = {}  # message id -> (queue, receipt, local time)
+        self._visibility: dict[str, int] = {}
 
     # ------------------------------------------------------------------ queues
     def _record(self, url: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +110,9 @@ class Pump:
         for record in records:
             if record["messageId"] in failed:
                 self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record["receiptHandle"],
-                                                   VisibilityTimeout=0)
+                                                   VisibilityTimeout=HOLD_SECONDS)
+                self.retry_at[record["messageId"]] = (
+                    url, record["receiptHandle"], self.clock() + timedelta(seconds=self.visibility(url)))
             else:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=record["receiptHandle"])
         return len(messages)
@@ -194,9 +201,29 @@ class Pump:
             del shard.items[:count]
             shard.starting_sequence_number += count
 
+    def visibility(self, url: str) -> int:
+        if url not in self._visibility:
+            attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            self._visibility[url] = int(attributes["Attributes"]["VisibilityTimeout"])
+        return self._visibility[url]
+
+    def release_due_retries(self) -> int:
+        """Failed records whose visibility timeout has passed on the local clock: visible again."""
+        now, released = self.clock(), 0
+        for message_id, (url, receipt, at) in list(self.retry_at.items()):
+            if at <= now:
+                del self.retry_at[message_id]
+                try:
+                    self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
+                    released += 1
+                except Exception:  # noqa: S110 - already gone (deleted, or moved to the DLQ)
+                    pass
+        return released
+
     def drain(self, max_rounds: int = 1000) -> int:
         """Deliver until every queue and stream is idle; returns invocations made."""
         with self.lock:
+            self.release_due_retries()
             start = self.invocations
             for _ in range(max_rounds):
                 read = sum(self.deliver_stream_once(arn) for arn in self.wiring.stream_consumers)

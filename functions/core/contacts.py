@@ -19,11 +19,15 @@ def _key(phone: str) -> str:
 
 
 def sms_opted_out(phone: str) -> bool:
+    """Whether the number opted out; AWS failures are domain errors (RetryableError), so a
+    caller that cannot tell decides knowingly (the crisis pager tries: SNS refuses opted-out
+    numbers itself)."""
     bind_models()
-    try:
-        item = ContactItem.get(_key(phone), "STATE", consistent_read=True)
-    except DoesNotExist:
-        return False
+    with aws_errors("dynamodb", "GetItem"):
+        try:
+            item = ContactItem.get(_key(phone), "STATE", consistent_read=True)
+        except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
+            return False
     return bool(item.opted_out)
 
 

@@ -31,10 +31,12 @@ pytestmark = pytest.mark.e2e
 INTAKES = int(os.environ.get("CHAOS_INTAKES", "60"))
 RISKY_SHARE = 0.25
 SEED = int(os.environ.get("CHAOS_SEED", "11"))
+# Rates per HTTP attempt: botocore retries throttles, 5xx and timeouts (4 attempts for the
+# functions' clients), so these end in a failed call about 0.5-3% of the time; crashes are final.
 FAULTS = ",".join([
-    "dynamodb.TransactWriteItems:5xx=0.08", "dynamodb.*:throttle=0.03", "sqs.SendMessage:5xx=0.10",
-    "sqs.*:timeout=0.02", "sns.Publish:throttle=0.05", "sns.Publish:crash-after=0.04",
-    "sesv2.SendEmail:5xx=0.05", "sesv2.SendEmail:crash-after=0.03", "*.*:timeout=0.01",
+    "dynamodb.TransactWriteItems:5xx=0.4", "dynamodb.*:throttle=0.3", "sqs.SendMessage:5xx=0.45",
+    "sqs.*:timeout=0.2", "sns.Publish:throttle=0.4", "sns.Publish:crash-after=0.04",
+    "sesv2.SendEmail:5xx=0.4", "sesv2.SendEmail:crash-after=0.03", "*.*:timeout=0.15",
 ])
 ROSTER = json.loads((Path(__file__).resolve().parents[2] / "local" / "demo" / "roster.json").read_text())
 TIER1 = [m["phone"] for m in ROSTER["tiers"][0]["members"]]
@@ -273,7 +275,8 @@ def test_the_promises_hold_under_injected_faults(chaos: tuple[Stack, Run, dict[s
     findings["no request lost"] = (run.statuses.get("599", 0) == 0,
                                    f"answers {dict(run.statuses)}, {run.retries} retries by the client")
 
-    print("\nchaos run: faults injected", json.dumps(injected["by_kind"]), "of", injected["calls"], "calls")
+    print("\nchaos run: calls failed by injected faults", json.dumps(injected["by_kind"]), "of", injected["calls"],
+          "calls; faulted attempts botocore's retries absorbed", json.dumps(injected["absorbed_by_retries"]))
     for key, count in sorted(injected["by_operation"].items()):
         print(f"  {key:<48} {count}")
     print(f"dead-letter queues: {json.dumps(dlqs)}")

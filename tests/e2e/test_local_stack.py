@@ -94,6 +94,8 @@ def test_a_failing_message_ends_in_the_dead_letter_queue(stack: Stack) -> None:
     while time.monotonic() < deadline and "this is not json" not in bodies:
         received = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0)
         bodies = [m["Body"] for m in received.get("Messages", [])]
+        # a failed record comes back after the queue's visibility timeout (6 x 60 s), on the local clock
+        request("POST", stack.web + "/_local/clock", {"advance_seconds": 361})
         stack.tick()
     assert "this is not json" in bodies
     main = sqs.get_queue_attributes(QueueUrl=_queue_url(stack, "insurance-checks"),

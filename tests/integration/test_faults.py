@@ -115,3 +115,31 @@ def test_rates_follow_the_seed(inject: Any) -> None:
     second = inject("dynamodb.GetItem:throttle=0.3", seed=7)
     assert [second._pick("dynamodb", "GetItem") for _ in range(200)] == picks
     assert 40 <= sum(1 for p in picks if p) <= 80
+
+
+def test_a_retryable_fault_fails_a_call_only_when_every_attempt_draws_it(inject: Any) -> None:
+    faults = inject("dynamodb.GetItem:throttle=0.5", seed=3)
+    failed = sum(1 for _ in range(2000) if faults._pick("dynamodb", "GetItem", attempts=4))
+    assert 70 <= failed <= 180  # 2000 x 0.5^4 = 125: botocore's retries absorb the rest
+    assert faults.report()["absorbed_by_retries"]["throttle"] > 1000
+
+
+def test_the_attempts_are_the_functions_clients_own(inject: Any) -> None:
+    from local.faults import total_attempts
+
+    inject("sqs.SendMessage:throttle=0.5")
+    assert total_attempts(functions_client("sqs").meta.config.retries) == 4  # functions/core/aws.py: 3 retries
+    assert total_attempts({}) == 3 and total_attempts({"total_max_attempts": 2}) == 2
+
+
+def test_the_opt_out_check_under_a_fault_is_a_domain_error_the_crisis_pager_handles(inject: Any) -> None:
+    """Found by the chaos run: a throttled opt-out read escaped as PynamoDB's GetError, so the crisis
+    pager treated the page as in flight and waited for the claim to go stale."""
+    from functions.core.contacts import sms_opted_out
+    from functions.core.models import bind_models
+
+    faults = inject("dynamodb.GetItem:throttle=1")
+    bind_models()
+    with faults.scope(), pytest.raises(RetryableError):
+        sms_opted_out("+13125550100")
+    assert sms_opted_out("+13125550100") is False  # outside the scope: no record, not opted out
