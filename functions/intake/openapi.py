@@ -205,6 +205,74 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        **_staff_paths(auth_errors),
+    }
+
+
+def _object(description: str, required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
+    """A JSON answer whose exact shape lives with its workflow (CONTRACTS.md): the keys staff tools
+    rely on are required, the rest is open."""
+    schema: dict[str, Any] = {"type": "object", "required": list(required),
+                              "properties": {k: v for k, v in properties.items()}}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# Chalice answers a body with an unsupported Content-Type itself, in its own shape.
+_CHALICE_415 = {"description": "The Content-Type is not application/json",
+                "content": {"application/json": {"schema": {"type": "object"}}}}
+_ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 200}
+
+
+def _staff_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
+    def path_id(name: str) -> list[dict[str, Any]]:
+        return [{"name": name, "in": "path", "required": True, "schema": _ID_PARAMETER}]
+
+    def staff(operation_id: str, summary: str, parameter: str, ok: tuple[str, dict[str, Any]],
+              errors: dict[int, str], body: dict[str, Any] | None = None) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "operationId": operation_id, "summary": summary, "security": [{"staffBearer": []}],
+            "parameters": path_id(parameter),
+            "responses": {ok[0]: ok[1], **_errors({**auth_errors, **errors, 503: "Try again shortly"})},
+        }
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+            operation["responses"]["415"] = _CHALICE_415
+        return operation
+
+    case_keys = ("case_id",)
+    return {
+        "/staff/cases/{case_id}": {"get": staff(
+            "staffCase", "A crisis case: who opened it, the escalation state, the timeline (staff only)",
+            "case_id", ("200", _object("The case", case_keys, case_id={"type": "string"})),
+            {404: "No such case"})},
+        "/staff/cases/{case_id}/timeline.json": {"get": staff(
+            "staffCaseTimeline", "The case's timeline as a JSON download (staff only)",
+            "case_id", ("200", _object("The timeline", case_keys, case_id={"type": "string"})),
+            {404: "No such case"})},
+        "/staff/cases/{case_id}/resolve": {"post": staff(
+            "staffResolveCase", "Resolve a case with a note (staff only); resolving twice changes nothing",
+            "case_id", ("200", _object("Resolved", ("case_id", "status"), case_id={"type": "string"},
+                                       status={"type": "string"})),
+            {400: "The body is not JSON", 404: "No such case", 409: "The case changed meanwhile",
+             422: "The note is missing or too long"},
+            body={"type": "object", "required": ["note"],
+                  "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 2000}}})},
+        "/staff/intakes/{intake_id}/eligibility/recheck": {"post": {
+            **staff("staffRecheckEligibility", "Queue a new eligibility check (staff only)", "intake_id",
+                    ("202", _object("Queued", ("intake_id", "check_id", "status"), intake_id={"type": "string"},
+                                    check_id={"type": "string"}, status={"const": "queued"})),
+                    {404: "No such intake", 409: "The intake has no insurance"})}},
+        "/staff/sessions/{occurrence_id}": {"get": staff(
+            "staffSession", "A session occurrence with its participants' confirmations and attendance",
+            "occurrence_id", ("200", _object("The session", ("occurrence_id",), occurrence_id={"type": "string"})),
+            {404: "No such session"})},
+        "/staff/sessions/{occurrence_id}/attendance": {"post": staff(
+            "staffRecordAttendance", "Record a participant's attendance (staff only)", "occurrence_id",
+            ("200", _object("Recorded", ())), {404: "No such session", 409: "Changed meanwhile",
+                                              422: "Fields to fix"},
+            body={"type": "object", "required": ["intake_id", "status"], "additionalProperties": False,
+                  "properties": {"intake_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                                 "status": {"enum": ["attended", "missed"]}}})},
     }
 
 

@@ -419,3 +419,56 @@ def test_staff_routes_with_and_without_a_token(api: Api) -> None:
     assert tally.requests >= 180, tally.report()
     assert tally.statuses[("GET /staff/intakes/{intake_id}", 200)] >= 1, tally.report()
     assert tally.statuses[("GET /staff/me", 200)] >= 1, tally.report()
+
+
+STAFF_ROUTES = (
+    "GET /staff/cases/{case_id}",
+    "GET /staff/cases/{case_id}/timeline.json",
+    "POST /staff/cases/{case_id}/resolve",
+    "POST /staff/intakes/{intake_id}/eligibility/recheck",
+    "GET /staff/sessions/{occurrence_id}",
+    "POST /staff/sessions/{occurrence_id}/attendance",
+)
+
+
+def test_every_other_staff_route_with_and_without_a_token(api: Api) -> None:
+    """Cases, timelines, resolving, eligibility re-checks, sessions and attendance: generated
+    requests (valid and not) with a real token, none, a forged or a garbage one; then the same
+    routes on the ids that exist (the risky intake's case, a demo session) so 200s are exercised."""
+    tally = Tally()
+    for label in STAFF_ROUTES:
+        operation = api.operation(label)
+        for mode in (POSITIVE, NEGATIVE):
+            run_examples(
+                st.tuples(operation.as_strategy(generation_mode=mode), AUTH),
+                15,
+                lambda drawn: api.exercise(drawn[0], tally, api.auth(drawn[1])),
+            )
+    staff = api.auth("token")
+    risky = request("GET", f"{api.stack.api}/staff/intakes/{api.intake_ids[1]}", headers=staff).body
+    case_id = risky["crisis_case_id"]
+    assert case_id, risky
+    for label in STAFF_ROUTES[:2]:
+        api.exercise(api.operation(label).Case(path_parameters={"case_id": case_id}), tally, staff)
+    api.exercise(api.operation("GET /staff/sessions/{occurrence_id}").Case(
+        path_parameters={"occurrence_id": "demo-intake-visit"}), tally, staff)
+    recheck = api.operation("POST /staff/intakes/{intake_id}/eligibility/recheck")
+    api.exercise(recheck.Case(path_parameters={"intake_id": api.intake_ids[0]}, media_type="application/json"),
+                 tally, staff)
+    attendance = api.operation("POST /staff/sessions/{occurrence_id}/attendance")
+    run_examples(
+        st.tuples(st.sampled_from([*api.intake_ids, "itk_" + "0" * 26]), st.sampled_from(["attended", "missed"])),
+        8,
+        lambda drawn: api.exercise(attendance.Case(path_parameters={"occurrence_id": "demo-intake-visit"},
+                                                   body={"intake_id": drawn[0], "status": drawn[1]},
+                                                   media_type="application/json"), tally, staff),
+    )
+    resolve = api.operation("POST /staff/cases/{case_id}/resolve")
+    api.exercise(resolve.Case(path_parameters={"case_id": case_id}, body={"note": "Called the patient; safe."},
+                              media_type="application/json"), tally, staff)
+    assert not tally.failures, tally.report()
+    assert tally.requests >= 180, tally.report()
+    for label, status in (("GET /staff/cases/{case_id}", 200), ("GET /staff/cases/{case_id}/timeline.json", 200),
+                          ("POST /staff/cases/{case_id}/resolve", 200), ("GET /staff/sessions/{occurrence_id}", 200),
+                          ("POST /staff/intakes/{intake_id}/eligibility/recheck", 202)):
+        assert tally.statuses[(label, status)] >= 1, (label, status, tally.report())
