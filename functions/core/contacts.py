@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist
-
 from functions.core.aws import aws_errors
 from functions.core.errors import ConflictError
-from functions.core.models import ContactItem, bind_models
+from functions.core.models import ContactItem, bind_models, get_or_none
 
 
 def _key(phone: str) -> str:
@@ -22,13 +20,8 @@ def sms_opted_out(phone: str) -> bool:
     """Whether the number opted out; AWS failures are domain errors (RetryableError), so a
     caller that cannot tell decides knowingly (the crisis pager tries: SNS refuses opted-out
     numbers itself)."""
-    bind_models()
-    with aws_errors("dynamodb", "GetItem"):
-        try:
-            item = ContactItem.get(_key(phone), "STATE", consistent_read=True)
-        except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-            return False
-    return bool(item.opted_out)
+    item = get_or_none(ContactItem, _key(phone), "STATE")
+    return bool(item is not None and item.opted_out)
 
 
 def set_sms_opt_out(phone: str, opted_out: bool, at: datetime) -> bool:

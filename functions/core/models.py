@@ -16,7 +16,7 @@ is found with a Query, never a Scan.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -190,3 +190,23 @@ def unbind_models() -> None:
     global _bound
     with _lock:
         _bound = None
+
+
+ItemT = TypeVar("ItemT", bound=Model)
+
+
+def get_or_none(model: type[ItemT], pk: str, sk: str) -> ItemT | None:
+    """One item by key (consistent read), or None; AWS failures are domain errors (aws_errors).
+
+    The one place for this: ``DoesNotExist`` is a PynamoDBException, so it must be caught inside
+    ``aws_errors`` or it would be mapped to an error."""
+    from pynamodb.exceptions import DoesNotExist
+
+    from functions.core.aws import aws_errors
+
+    bind_models()
+    with aws_errors("dynamodb", "GetItem"):
+        try:
+            return model.get(pk, sk, consistent_read=True)
+        except DoesNotExist:
+            return None

@@ -101,7 +101,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from functions.core import ids
@@ -116,6 +115,7 @@ from functions.core.models import (
     IntakeItem,
     ReminderItem,
     bind_models,
+    get_or_none,
 )
 
 logger = get_logger("patient_records")
@@ -161,11 +161,7 @@ M = TypeVar("M", bound=Model)
 
 
 def _get(model: type[M], pk: str, sk: str) -> M | None:
-    with aws_errors("dynamodb", "GetItem"):
-        try:
-            return model.get(pk, sk, consistent_read=True)
-        except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-            return None
+    return get_or_none(model, pk, sk)
 
 
 def _query(model: type[M], pk: str) -> list[M]:

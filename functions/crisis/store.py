@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError
-from functions.core.models import CrisisItem, IntakeItem, bind_models
+from functions.core.models import CrisisItem, IntakeItem, bind_models, get_or_none
 from functions.core.settings import get_settings
 from functions.crisis.escalation import CaseState
 from functions.crisis.roster import Roster
@@ -50,11 +50,7 @@ M = TypeVar("M", CrisisItem, IntakeItem)
 
 def _get(model: type[M], pk: str, sk: str) -> M | None:
     """One item by key (consistent read), or None."""
-    with aws_errors("dynamodb", "GetItem"):
-        try:
-            return model.get(pk, sk, consistent_read=True)
-        except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-            return None
+    return get_or_none(model, pk, sk)
 
 
 def case_pk(case_id: str) -> str:

@@ -283,13 +283,9 @@ class EligibilityStore:
 
     @staticmethod
     def _get(model: Any, pk: str, sk: str) -> Any | None:
-        from pynamodb.exceptions import DoesNotExist
+        from functions.core.models import get_or_none
 
-        with aws_errors("dynamodb", "GetItem"):
-            try:
-                return model.get(pk, sk, consistent_read=True)
-            except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-                return None
+        return get_or_none(model, pk, sk)
 
     @staticmethod
     def _put(item: Any, condition: Any = None) -> None:

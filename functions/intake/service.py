@@ -519,16 +519,12 @@ class DynamoIntakeStore:
         return {"intakes": IntakeItem, "crisis": CrisisItem, "eligibility": EligibilityItem}[table]
 
     def get_item(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        from pynamodb.exceptions import DoesNotExist
-
-        from functions.core.aws import aws_errors
+        from functions.core.models import get_or_none
 
         model = self._model(table)
-        with aws_errors("dynamodb", "GetItem"):
-            try:
-                item = model.get(pk, sk, consistent_read=True)
-            except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-                return None
+        item = get_or_none(model, pk, sk)
+        if item is None:
+            return None
         return {name: getattr(item, name) for name in model.get_attributes()}
 
     def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -52,7 +51,7 @@ from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.clock import now as clock_now
 from functions.core.errors import ConflictError
-from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, unbind_models
+from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, get_or_none, unbind_models
 
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
 DUE_PREFIX = "DUE#"
@@ -80,12 +79,7 @@ def unbind() -> None:
 
 
 def get(pk: str, sk: str) -> Record | None:
-    bind()
-    with aws_errors("dynamodb", "GetItem"):
-        try:
-            return Record.get(pk, sk, consistent_read=True)
-        except DoesNotExist:  # a PynamoDBException: caught before aws_errors maps it
-            return None
+    return get_or_none(Record, pk, sk)
 
 
 def batch_get(keys: Iterable[tuple[str, str]]) -> list[Record]:
