@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 PHONE = "+13125550188"
-
-
-@pytest.fixture
-def iop(
-    aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    from local import cli
-
-    monkeypatch.setattr(cli, "configure", lambda: None)  # the aws fixture configured the stage
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def dead_letter(aws: Any, queue: str, *bodies: Any) -> str:

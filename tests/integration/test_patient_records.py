@@ -187,23 +187,6 @@ def world(
     return World(aws, fixed_clock, lambda_context, load_event)
 
 
-@pytest.fixture
-def iop(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
-    """``iop("patient", "export", id)``: the ``iop`` command (local/cli.py registers these commands);
-    the stage is moto, already configured."""
-    from local import cli
-
-    monkeypatch.setattr(cli, "configure", lambda: None)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def assert_no_phi(text: str) -> None:
     leaked = [value for value in (*PHI_VALUES, PATIENT_PHONE, "2125550187", PATIENT_EMAIL) if value in text]
     assert not leaked, f"PHI in output: {leaked}"
