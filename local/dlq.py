@@ -49,6 +49,12 @@ class Pair:
     dlq_url: str
 
 
+def _log() -> Any:
+    from functions.core.log import get_logger
+
+    return get_logger("ops")
+
+
 def _sqs() -> Any:
     from functions.core import aws
 
@@ -139,18 +145,14 @@ def redrive(name: str, *, dry_run: bool, limit: int | None) -> dict[str, Any]:
                 kwargs["MessageAttributes"] = message["MessageAttributes"]
             sqs.send_message(**kwargs)
         except Exception as exc:  # stays in the DLQ (visible again after the peek timeout)
-            from functions.core.log import get_logger
-
-            get_logger("ops").warning("dlq redrive send failed", extra={"queue": name, "error": type(exc).__name__})
+            _log().warning("dlq redrive send failed", extra={"queue": name, "error": type(exc).__name__})
             failed += 1
             continue
         sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=message["ReceiptHandle"])
         moved += 1
     summary = {"queue": name, "dry_run": dry_run, "found": len(messages), "moved": moved, "failed": failed,
                "would_move": len(messages) if dry_run else 0}
-    from functions.core.log import get_logger
-
-    get_logger("ops").info("dlq redrive", extra={**summary, "operator": os.environ.get("USER", "unknown")})
+    _log().info("dlq redrive", extra={**summary, "operator": os.environ.get("USER", "unknown")})
     return summary
 
 
