@@ -114,6 +114,9 @@ class LocalStack:
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         local_credentials()
+        from local import emulator
+
+        emulator.install()  # moto's transactions and Queries at DynamoDB's costs (local/emulator.py)
         self.moto = serialized_moto_server(self.ports.host, self.ports.aws)
         self.moto.start()
         self.clients = {s: boto3.session.Session(region_name=REGION).client(s, endpoint_url=self.aws_url)

@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 if str(ROOT) not in sys.path:  # app.py lives at the repository root
     sys.path.insert(0, str(ROOT))
+from local import emulator  # noqa: E402 - after sys.path: moto's DynamoDB with DynamoDB's costs
+
+emulator.install()  # the local stack runs the same mends (local/emulator.py, tests/integration/test_emulator.py)
 pytest_plugins = ["tests.phi_guard"]  # fails a test whose code emits synthetic PHI (tests/phi_guard.py)
 
 STAGE = "test"
