@@ -29,6 +29,7 @@ from local.pump import Pump
 STAGE = "local"
 REGION = "us-east-1"
 CLOCK_PARAMETER = "/virtual-iop/local/clock-offset-seconds"
+BACKLOG = 128  # pending connections each local HTTP server holds
 
 
 def serialized_moto_server(host: str, port: int) -> Any:
@@ -188,6 +189,9 @@ class LocalStack:
         config = Config.create(chalice_stage="dev", app_name="virtual-iop", chalice_app=app,
                                lambda_timeout=10, lambda_memory_size=1024)
         server = create_local_server(app, config, self.ports.host, self.ports.api)
+        # socketserver listens with a backlog of 5: a burst of clients beyond that got connection
+        # resets (tests/bench/load.py at 32 clients); API Gateway queues them. Listening again sets it.
+        server.server.socket.listen(BACKLOG)
         self._servers.append(server.server)
         self._spawn(server.server.serve_forever, "api")
 

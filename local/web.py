@@ -154,5 +154,6 @@ def make_handler(controls: Controls) -> type[BaseHTTPRequestHandler]:
 
 def make_server(controls: Controls, host: str, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), make_handler(controls))
+    server.socket.listen(128)  # socketserver's backlog of 5 resets bursts of clients (local/stack.py)
     server.daemon_threads = True
     return server

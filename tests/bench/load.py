@@ -29,8 +29,10 @@ What carries over: relative cost between runs and commits, whether concurrency p
 paged; the absolute figures do not. Two local effects to read the table with: every intake queues
 an insurance check that the stack's pump works through on the same serialized emulator, so later
 requests compete with it (throughput falls as a run goes on); and client threads beyond what the
-emulator can serve only wait: past ~8, latency grows with concurrency and 5 s client read timeouts
-inside the functions start to fire. Not a test: prints a table and asserts nothing.
+emulator can serve only wait: past ~8, latency grows with concurrency. The stack runs moto with
+local/emulator.py's mends: as shipped, moto deep-copies whole tables for every transaction item, so
+each intake cost more than the one before and a few hundred intakes in, requests timed out (503).
+Not a test: prints a table and asserts nothing.
 """
 
 from __future__ import annotations
