@@ -419,7 +419,7 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
                 ),
             ],
         )
-        if person.phone and person.block("sms") != "unknown_participant":
+        if person.phone and person.block("sms") is None:  # routing for replies, only where SMS may go
             store.update(
                 f"PHONE#{person.phone}",
                 f"PART#{person.key}",

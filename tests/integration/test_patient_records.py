@@ -380,6 +380,8 @@ def test_erase_stops_every_send_keeps_the_clinical_record_and_the_stop_ledger(
     world.plan_sessions(person.intake_id, other.intake_id)
     assert not [j for j in world.jobs_of(person.intake_id) if j["state"] == "pending"]
     assert [j for j in world.jobs_of(other.intake_id) if j["state"] == "pending"]
+    # ... and the erased number is not written back as routing (it had no SMS consent left)
+    assert world.item("reminders", f"PHONE#{PATIENT_PHONE}", f"PART#patient:{person.intake_id}") is None
 
 
 def test_erase_is_refused_while_a_crisis_case_is_open(world: World, iop: Callable[..., tuple[int, str, str]]) -> None:
