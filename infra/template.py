@@ -370,7 +370,9 @@ def relay_resources() -> dict[str, Any]:
     alarm = {"Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1,
              "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
              "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}
-    only_outbox_inserts = json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["outbox"]}}}},
+    # outbox items, and intakes (which carry their events: functions/core/outbox.py)
+    only_outbox_inserts = json.dumps({"eventName": ["INSERT"],
+                                      "dynamodb": {"NewImage": {"kind": {"S": ["outbox", "intake"]}}}},
                                      separators=(",", ":"))
     return {
         RELAY_FAILURE_QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {

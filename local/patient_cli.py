@@ -118,7 +118,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 include_clinical_record=args.include_clinical_record,
                 dry_run=args.dry_run,
             )
-    except patient_records.OpenCrisisCase as exc:
+    except patient_records.EraseRefused as exc:
         return _bad(f"refused: {exc}")
     if summary is None:
         return _no_intake(args.intake_id)

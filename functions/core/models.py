@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -71,6 +72,8 @@ class IntakeItem(Model):
     created_at = UnicodeAttribute(null=True)
     outbox_shard = UnicodeAttribute(null=True)
     outbox_at = UnicodeAttribute(null=True)
+    #: events carried by the item they announce (an intake): event id -> JSON (functions/core/outbox.py)
+    outbox_events: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
     expires_at = TTLAttribute(null=True)
     outbox = OutboxIndex()
 

@@ -26,8 +26,7 @@ From the intake id, then from the phone number and address the intake's patient 
   and ``ACTIVE#<yyyy-mm>`` / ``INTAKE#<id>`` for each month since the intake (BatchGetItem).
 
 What cannot be found without a Scan is left out and named in the export's ``not_included``
-(:data:`NOT_INCLUDED`): intake idempotency records (keyed by a hash of the client's key, 24 h
-TTL), Powertools idempotency records (keyed by a payload hash), inbound-SMS reply ledgers (keyed
+(:data:`NOT_INCLUDED`): Powertools idempotency records (keyed by a payload hash), inbound-SMS reply ledgers (keyed
 by the carrier's message id, 7 day TTL), used acknowledgement links (keyed by the link's id),
 crisis cases a later case replaced on the person's open-case marker (other than the intake's
 own), occurrences the person was taken off (their ``PERSON#`` entry is deleted then), family
@@ -63,9 +62,11 @@ not part of the clinical record:
   gone: the relay deletes each event once published).
 
 It refuses (exit 2) while any case of the person is open (not ``resolved``: a person in crisis
-must stay reachable, and staff need the details). ``--include-clinical-record`` also deletes the
-intake, the patient profile (unless another intake names it), the crisis cases with their
-markers and codes, the session entries (attendance) and the jobs: for records entered in error
+must stay reachable, and staff need the details), and in the second after an intake's 201 while
+the intake still carries its outbox (the relay would write the patient profile back).
+``--include-clinical-record`` also deletes the intake, the patient profile (unless another
+intake names it), the crisis cases with their markers and codes, the session entries
+(attendance) and the jobs: for records entered in error
 and test patients, not for a patient's request (the clinic decides).
 
 Never deleted: the SMS opt-out ledger (``SMS#<phone>``). A number that texted STOP must never be
@@ -84,9 +85,10 @@ Each export and erase writes ``AUDIT#<intake_id>`` / ``<ISO time>#export|erase``
 ``audit``) in the intakes table: operator, counts by kind, flags; no PHI. An export's record is
 written before the document is handed out; an erase's before it deletes anything (``started``)
 and updated with what it did (``completed``). The intakes table's stream feeds ``relay_outbox``,
-whose event source filter passes only inserts with ``kind`` = ``outbox`` (and the relay checks
-the kind and the ``OUTBOX#`` key again); the audit item has no ``outbox_shard`` either, so it is
-in neither the outbox index nor the relay. One PHI-free log line goes with each.
+whose event source filter passes only inserts with ``kind`` = ``outbox`` or ``intake`` (and the
+relay reads events only from ``OUTBOX#`` items and an item's ``outbox_events``); the audit item
+has neither, nor an ``outbox_shard``, so it is in neither the outbox index nor the relay. One
+PHI-free log line goes with each.
 """
 
 from __future__ import annotations
@@ -126,11 +128,6 @@ ERASED = "erased"
 MAX_OCCURRENCES = 5000  # a person's sessions over years of weekly groups stay far below this
 
 NOT_INCLUDED: tuple[dict[str, str], ...] = (
-    {
-        "what": "intake idempotency records (intakes table, IDEM#)",
-        "reason": "keyed by a hash of the website's Idempotency-Key, which is not stored with the intake; "
-        "they hold a body hash and the intake id only and expire after 24 hours",
-    },
     {
         "what": "idempotency table",
         "reason": "records are keyed by a hash of the request payload; none names the intake",
@@ -342,6 +339,8 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
     with aws_errors("dynamodb", "Query"):
         for shard in OUTBOX_SHARDS:
             for event in IntakeItem.outbox.query(shard):
+                if event.kind != "outbox":
+                    continue  # an intake carrying its events (the second after its 201): relayed as usual
                 text = json.dumps(event.data or {})
                 if any(n in text for n in needles):
                     items.append(Found("intakes", "outbox_pending", event))
@@ -593,12 +592,24 @@ class ErasePlan:
         return dict(sorted(Counter(f"{s.op}:{s.found.table}.{s.found.kind}" for s in self.steps).items()))
 
 
-class OpenCrisisCase(DomainError):
+class EraseRefused(DomainError):
+    """Erase refuses (the CLI exits 2 with the reason)."""
+
+
+class OpenCrisisCase(EraseRefused):
     """The person has a crisis case that is not resolved: erase refuses."""
 
     def __init__(self, case_ids: list[str]) -> None:
         self.case_ids = case_ids
         super().__init__("open crisis case " + ", ".join(case_ids) + ": resolve it before erasing")
+
+
+class StillBeingStored(EraseRefused):
+    """The intake still carries events not relayed (the moment after its 201): erase refuses,
+    or the relay would write the patient profile back after it."""
+
+    def __init__(self) -> None:
+        super().__init__("the intake is still being stored (its outbox is not relayed yet): try again in a minute")
 
 
 NEVER = {
@@ -646,6 +657,8 @@ def plan_erase(records: PatientRecords, *, include_clinical_record: bool) -> Era
     open_cases = records.open_cases()
     if open_cases:
         raise OpenCrisisCase(open_cases)
+    if any(f.kind == "intake" and getattr(f.item, "outbox_events", None) is not None for f in records.items):
+        raise StillBeingStored()
     steps: list[Step] = []
     kept: list[tuple[Found, str]] = []
     for found in records.items:
@@ -765,7 +778,7 @@ def erase(
     dry_run: bool = False,
 ) -> dict[str, Any] | None:
     """Erase what the clinic may delete (see the module docstring). None: no such intake.
-    Raises OpenCrisisCase while a case is open. With ``dry_run`` nothing is written."""
+    Raises EraseRefused (OpenCrisisCase while a case is open, StillBeingStored). With ``dry_run`` nothing is written."""
     records = collect(intake_id, now=at)
     if records is None:
         return None

@@ -936,7 +936,12 @@ def _patient(record: CaseRecord) -> dict[str, Any]:
     intake = store.intake_item(f"INTAKE#{intake_id}", "INTAKE") if intake_id else None
     profile: dict[str, Any] = {}
     if intake and intake.get("patient_id"):
-        profile = store.intake_item(f"PATIENT#{intake['patient_id']}", "PROFILE") or {}
+        pk = f"PATIENT#{intake['patient_id']}"
+        profile = store.intake_item(pk, "PROFILE") or {}
+        if not profile:  # the intake's relay has not written it yet: the intake carries it
+            from functions.core.outbox import pending_record
+
+            profile = pending_record(f"INTAKE#{intake_id}", "INTAKE", pk) or {}
     answers: dict[str, Any] = (intake or {}).get("answers") or {}
     scores: dict[str, Any] = (intake or {}).get("scores") or {}
     name = " ".join(str(profile.get(k) or "") for k in ("first_name", "last_name")).strip()

@@ -315,6 +315,10 @@ class EligibilityStore:
             raise NoInsurance("the intake has no insurance to check")
         patient_item = self._get(IntakeItem, f"PATIENT#{data.get('patient_id')}", "PROFILE")
         patient: dict[str, Any] = dict(patient_item.data or {}) if patient_item is not None else {}
+        if patient_item is None:  # not relayed yet (a check queued by hand): the intake carries it
+            from functions.core.outbox import pending_record
+
+            patient = pending_record(f"INTAKE#{intake_id}", "INTAKE", f"PATIENT#{data.get('patient_id')}") or {}
         if not patient:
             raise InvalidIntake("the intake's patient record is missing")
         for key, source in (("payer_id", insurance), ("member_id", insurance), ("last_name", patient)):

@@ -1,17 +1,22 @@
 """Intake workflow service: what POST /intake, POST /crisis and the staff view do.
 
 The domain side builds every item a request writes (pure: :func:`build_intake_write`,
-:func:`build_case_write`, :func:`build_signal_write`); the :class:`IntakeStore` port writes them in
-one DynamoDB transaction each; :class:`DynamoIntakeStore` is its adapter (PynamoDB). The outbox
+:func:`build_case_write`, :func:`build_signal_write`); the :class:`IntakeStore` port writes them
+in one DynamoDB call each; :class:`DynamoIntakeStore` is its adapter (PynamoDB). The outbox
 events a write stores are relayed off the request path by ``relay_outbox`` (the intakes table's
 DynamoDB stream; the 1-minute sweep is the safety net); the handler relays crisis events itself,
 right after the write, so on-call staff are paged without waiting for the stream.
 
+An intake whose screen shows no risk is **one PutItem**: the intake item carries its events
+(functions/core/outbox.py ``embed``): the patient profile to write, the insurance check, the
+staff email. One with risk is one transaction: patient, intake, crisis case, open marker, events.
+
 Items (``pk`` / ``sk``):
 
-- intakes table: ``PATIENT#<patient_id>`` / ``PROFILE`` (who, how to reach them, preferences),
-  ``INTAKE#<intake_id>`` / ``INTAKE`` (answers, scores, flags, consent), ``IDEM#<sha256 of the
-  Idempotency-Key>`` / ``IDEM`` (24 h TTL), ``OUTBOX#<event_id>`` / ``EVENT`` (the outbox).
+- intakes table: ``PATIENT#<patient_id>`` / ``PROFILE`` (who, how to reach them, preferences;
+  written by the relay for an intake without risk, within a second of the 201: until then the
+  intake carries it), ``INTAKE#<intake_id>`` / ``INTAKE`` (answers, scores, flags, consent, the
+  body's digest), ``OUTBOX#<event_id>`` / ``EVENT`` (the outbox of the transactions).
 - crisis table: ``CASE#<case_id>`` / ``CASE`` (with ``due_shard``/``due_at``: the escalation
   sweep pages even if the queue never gets the message), ``CASE#<case_id>`` / ``SIGNAL#<id>``
   (another "I need help now" for an open case), ``OPEN#<intake_id or E.164 phone>`` / ``OPEN``
@@ -21,11 +26,12 @@ Decisions where the contract is silent:
 
 - A retry with the same key and body answers what the first request answered (the same
   ``intake_id`` and, when the screen showed risk, the crisis resources) and writes nothing.
-- The idempotency record is written in the intake's own transaction with the condition "no
-  live record for this key", so two racing requests cannot both store an intake; the loser
-  reads the winner's record and answers 201-same or 409. There is no read before the write: a
-  new intake costs one DynamoDB call (the transaction); a retry costs the failed transaction
-  plus one read.
+- With an Idempotency-Key, the intake's id is derived from the key's digest
+  (``ids.derived_id``), so the intake's own "does not exist yet" condition is the idempotency
+  check: two racing requests cannot both store an intake; the loser reads the winner's intake and
+  answers 201-same or 409 (its body digest is on the intake). There is no read before the write:
+  a new intake costs one DynamoDB call; a retry costs the failed write plus one read. A key is
+  bound to its intake for good (there is no 24 h window after which it would store a second one).
 - A new patient item per intake: matching a returning patient is a staff decision, not an
   automatic merge of health records.
 - POST /crisis: an unknown ``intake_id`` with a phone number still opens a case on the phone;
@@ -41,22 +47,21 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
 from functions.core.models import CrisisItem, IntakeItem
-from functions.core.outbox import OutboxEvent
+from functions.core.outbox import OutboxEvent, embed
 from functions.intake import scores as scoring
 from functions.intake.schema import INTAKE_ID_PATTERN, CrisisRequest, IntakeRequest
 
 #: Version of the consent text the website shows (web/): stored with every consent.
 CONSENT_TEXT_VERSION = "2026-03-01"
-IDEMPOTENCY_TTL = timedelta(hours=24)
 CRISIS_DUE_SHARD = "DUE#0"
-PATIENT_SK, INTAKE_SK, IDEM_SK = "PROFILE", "INTAKE", "IDEM"
+PATIENT_SK, INTAKE_SK = "PROFILE", "INTAKE"
 CASE_SK, OPEN_SK = "CASE", "OPEN"
 
 NewId = Callable[[str], str]
@@ -67,7 +72,7 @@ class IdempotencyConflict(ConflictError):
 
 
 class KeyTaken(ConflictError):
-    """The idempotency record appeared between our read and our write (a racing request)."""
+    """The intake for this Idempotency-Key exists already (a retry, or a racing request)."""
 
 
 class UnknownIntake(NotFoundError):
@@ -136,29 +141,18 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class IntakeWrite:
-    """Every item one intake submission writes, in one transaction."""
+    """Every item one intake submission writes: without risk, the intake alone (carrying the
+    patient profile and the events); with risk, all of them in one transaction."""
 
     intake_id: str
     patient_id: str
     case_id: str | None
     shows_risk: bool
-    patient: IntakeItem
+    patient: IntakeItem | None  # None: the intake carries it (outbox record event)
     intake: IntakeItem
-    idempotency: IntakeItem | None
     case: CrisisItem | None
     open_marker: CrisisItem | None
-    events: tuple[OutboxEvent, ...]
-
-
-def _idempotency_item(key_hash: str, body_hash: str, intake_id: str, shows_risk: bool, now: datetime) -> IntakeItem:
-    return IntakeItem(
-        f"IDEM#{key_hash}",
-        IDEM_SK,
-        kind="idempotency",
-        data={"body_sha256": body_hash, "intake_id": intake_id, "shows_risk": shows_risk},
-        created_at=iso(now),
-        expires_at=now.astimezone(UTC) + IDEMPOTENCY_TTL,
-    )
+    events: tuple[OutboxEvent, ...]  # events of their own (OUTBOX# items), with the transaction
 
 
 def _crisis_event(case_id: str, event_type: str, now: datetime, new_id: NewId) -> OutboxEvent:
@@ -198,7 +192,8 @@ def build_intake_write(
     result = scoring.score(request.screening)
     risky = scoring.shows_risk(result)
     urgency = scoring.urgency(result)
-    intake_id, patient_id = new_id("itk"), new_id("pat")
+    intake_id = ids.derived_id("itk", key_hash) if key_hash else new_id("itk")
+    patient_id = new_id("pat")
     case_id = new_id("cas") if risky else None
     at = iso(now)
     form = request.model_dump(mode="json")
@@ -238,6 +233,7 @@ def build_intake_write(
             "shows_risk": risky,
             "crisis_case_id": case_id,
             "consent": {**form["consent"], "accepted_at": at, "text_version": CONSENT_TEXT_VERSION},
+            "body_sha256": body_hash,
         },
         created_at=at,
     )
@@ -254,8 +250,10 @@ def build_intake_write(
     subject, text = staff_email(config, intake_id)
     events.append(OutboxEvent.email(config.intake_staff_email, subject, text, event_id=new_id("evt"), at=now))
 
-    idem = _idempotency_item(key_hash, body_hash, intake_id, risky, now) if key_hash else None
-    return IntakeWrite(intake_id, patient_id, case_id, risky, patient, intake, idem, case, marker, tuple(events))
+    if case is None:  # one item: the intake carries the profile (written first by the relay) and the events
+        embed(intake, [OutboxEvent.record(patient, event_id=new_id("evt"), at=now), *events])
+        return IntakeWrite(intake_id, patient_id, None, risky, None, intake, None, None, ())
+    return IntakeWrite(intake_id, patient_id, case_id, risky, patient, intake, case, marker, tuple(events))
 
 
 @dataclass(frozen=True)
@@ -328,11 +326,11 @@ class OpenMarker:
 
 class IntakeStore(Protocol):
     def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:
-        """The live (unexpired) record for a key, read consistently."""
+        """What the intake stored for this key answered (read consistently), or None."""
         ...
 
     def create_intake(self, write: IntakeWrite, now: datetime) -> None:
-        """Write everything in one transaction; KeyTaken if a live record for the key exists."""
+        """Write it (one PutItem, or one transaction); KeyTaken if the key's intake exists."""
         ...
 
     def get_item(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
@@ -378,12 +376,12 @@ def submit_intake(
     new_id: NewId = ids.new_id,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Submitted:
-    """Store one intake (patient, intake, idempotency record, crisis case, outbox events) in one
-    transaction. Raises IdempotencyConflict (409) for a key reused with another body."""
+    """Store one intake (with its patient, crisis case and outbox events) in one DynamoDB call.
+    Raises IdempotencyConflict (409) for a key reused with another body."""
     store = store or DynamoIntakeStore()
     key_hash = key_digest(idempotency_key) if idempotency_key else None
-    # No read first: the transaction's conditional put of the idempotency record is the check
-    # (one DynamoDB call per new intake); the record is read only when that condition fails.
+    # No read first: the intake's id comes from the key, and its conditional put is the check
+    # (one DynamoDB call per new intake); the intake is read only when that condition fails.
     write = build_intake_write(
         request,
         now=now,
@@ -398,13 +396,13 @@ def submit_intake(
         if key_hash is None:  # only a write with a key can lose this race
             raise
         # A retry, or a request with the same key that won the race: answer what it answered,
-        # once its record is readable.
+        # once its intake is readable (a racing transaction may still be committing).
         for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
             sleep(delay)
             existing = store.get_idempotency(key_hash, now)
             if existing is not None:
                 return _answer_replay(existing, body_hash)
-        raise RetryableError("idempotency record not readable yet") from None
+        raise RetryableError("the key's intake is not readable yet") from None
     return Submitted(write.intake_id, write.shows_risk, replayed=False, events=write.events)
 
 
@@ -470,6 +468,10 @@ def staff_view(intake_id: str, store: IntakeStore | None = None) -> dict[str, An
     intake: dict[str, Any] = found.get("data") or {}
     patient_item = store.get_item("intakes", f"PATIENT#{intake.get('patient_id')}", PATIENT_SK)
     patient: dict[str, Any] = dict((patient_item or {}).get("data") or {})
+    if patient_item is None:  # the relay has not written the profile yet: the intake carries it
+        from functions.core.outbox import pending_record
+
+        patient = pending_record(f"INTAKE#{intake_id}", INTAKE_SK, f"PATIENT#{intake.get('patient_id')}") or {}
     eligibility_item = store.get_item("eligibility", f"INTAKE#{intake_id}", "SUMMARY")
     eligibility: dict[str, Any] | None = None
     if eligibility_item is not None:
@@ -528,14 +530,12 @@ class DynamoIntakeStore:
         return {name: getattr(item, name) for name in model.get_attributes()}
 
     def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:
-        found = self.get_item("intakes", f"IDEM#{key_hash}", IDEM_SK)
+        intake_id = ids.derived_id("itk", key_hash)
+        found = self.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK)
         if found is None:
             return None
-        expires = found.get("expires_at")
-        if isinstance(expires, datetime) and expires <= now:
-            return None  # expired; DynamoDB's TTL deletes it later
         data = found.get("data") or {}
-        return IdempotencyRecord(str(data["intake_id"]), str(data["body_sha256"]), bool(data.get("shows_risk")))
+        return IdempotencyRecord(intake_id, str(data.get("body_sha256") or ""), bool(data.get("shows_risk")))
 
     def _transact(self, checks: list[tuple[Any, str, str, Any]], puts: list[tuple[Any, Any]]) -> list[str | None]:
         """Run one TransactWriteItems; returns [] on success, else the cancellation reason codes
@@ -564,18 +564,24 @@ class DynamoIntakeStore:
 
     def create_intake(self, write: IntakeWrite, now: datetime) -> None:
         new = IntakeItem.pk.does_not_exist()
+        if write.patient is None:  # no risk: one PutItem (the intake carries the rest)
+            from functions.core.aws import aws_errors
+
+            try:
+                with aws_errors("dynamodb", "PutItem"):
+                    write.intake.save(condition=new)
+            except ConflictError:
+                raise KeyTaken("the key's intake exists") from None
+            return
         puts: list[tuple[Any, Any]] = [(write.patient, new), (write.intake, new)]
-        if write.idempotency is not None:
-            live = IntakeItem.pk.does_not_exist() | (IntakeItem.expires_at <= now.astimezone(UTC))
-            puts.append((write.idempotency, live))
         if write.case is not None and write.open_marker is not None:
             puts += [(write.case, CrisisItem.pk.does_not_exist()), (write.open_marker, CrisisItem.pk.does_not_exist())]
         puts += [(event.to_item(), new) for event in write.events]
         reasons = self._transact([], puts)
         if not reasons:
             return
-        if write.idempotency is not None and reasons[2] in ("ConditionalCheckFailed", "TransactionConflict"):
-            raise KeyTaken("idempotency key taken")
+        if reasons[1] in ("ConditionalCheckFailed", "TransactionConflict"):
+            raise KeyTaken("the key's intake exists")
         raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
 
     def get_open_marker(self, subject: str) -> OpenMarker | None:

@@ -375,10 +375,11 @@ def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
     if not wanted:
         return found
     with aws_errors("dynamodb", "BatchGetItem"):
-        intakes = {
-            item.pk.removeprefix("INTAKE#"): dict(item.data or {})
+        items = {
+            item.pk.removeprefix("INTAKE#"): item
             for item in IntakeItem.batch_get([(f"INTAKE#{i}", "INTAKE") for i in wanted], consistent_read=True)
         }
+        intakes = {i: dict(item.data or {}) for i, item in items.items()}
         patient_ids = {i: str(d["patient_id"]) for i, d in intakes.items() if d.get("patient_id")}
         profiles = {
             item.pk.removeprefix("PATIENT#"): dict(item.data or {})
@@ -387,7 +388,12 @@ def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
             )
         }
     for intake_id, intake in intakes.items():
-        patient = profiles.get(patient_ids.get(intake_id, ""), {})
+        patient_id = patient_ids.get(intake_id, "")
+        patient = profiles.get(patient_id)
+        if patient is None:  # not relayed yet: the intake carries its profile (functions/core/outbox.py)
+            from functions.core.outbox import carried_record
+
+            patient = carried_record(items[intake_id], f"PATIENT#{patient_id}") or {}
         found[intake_id] = _patient_from(intake_id, intake, patient)
     return found
 

@@ -8,26 +8,28 @@
    a response out; no sockets):
 
    - ``POST /intake``: the real api_handler app (``app.app``): size, content-type and JSON checks,
-     pydantic validation, scores, then one DynamoDB call: the transaction (patient, intake,
-     idempotency record with its "no live record" condition, outbox events), logging included.
-     Nothing is published on the request path for this (non-risky) form: the outbox events reach
-     SQS / SES through the intakes table's DynamoDB stream and ``relay_outbox`` (only a risky
-     intake's crisis event is relayed inline). Each request carries its own Idempotency-Key, so
-     every one stores a new intake (no replays); the insurance form also queues an insurance check.
+     pydantic validation, scores, then one DynamoDB call: a PutItem of the intake with its "does
+     not exist" condition (its id derived from the Idempotency-Key: the idempotency check), the
+     intake carrying its patient profile and outbox events; logging included. Nothing is
+     published on the request path for this (non-risky) form: the events reach DynamoDB (the
+     profile), SQS and SES through the intakes table's DynamoDB stream and ``relay_outbox`` (a
+     risky intake is one transaction, and its crisis event is relayed inline). Each request
+     carries its own Idempotency-Key, so every one stores a new intake (no replays); the
+     insurance form also queues an insurance check.
    - ``relay_outbox``: not a request; what Lambda runs afterwards, off the request path, on the
-     stream records each intake wrote (insurance check to SQS, staff email through SES, outbox
-     deletes), timed alone and shown for the cost of the whole path.
+     stream record each intake wrote (the patient profile put, the insurance check to SQS, the
+     staff email through SES, each event taken off the intake), timed alone and shown for the
+     cost of the whole path.
    - ``bare PutItem``: a Chalice route that parses the same JSON body and does one PutItem of it
      into the same table through the same moto.
 
    Requests alternate between the two so drift hits both alike; the first ``--warmup`` of each are
    not counted. The handlers' log lines go to /dev/null while timing (written, not shown).
-   The intakes table's stream is on, as the template declares it. Between requests, untimed, the
-   tables are emptied (moto's leftover empty partition buckets dropped too) and the stream records
-   ``relay_outbox`` consumed are trimmed from moto: moto deep-copies a whole table, its stream
-   records and every partition key ever deleted included, for every item of every transaction,
-   so a growing table or stream would time moto, not the handler (in DynamoDB neither the table's
-   size nor the stream's 24 hours of records slows a write). ``--keep-items`` shows moto's cost.
+   The intakes table's stream is on, as the template declares it. moto runs with local/emulator.py's
+   mends, as in the tests and the local stack. Between requests, untimed, the tables are emptied
+   (moto's leftover empty partition buckets dropped too) and the stream records ``relay_outbox``
+   consumed are trimmed from moto, so every request meets the same tables. ``--keep-items`` keeps
+   them.
 2. Cold import, in fresh processes: ``import app`` (what the api_handler Lambda imports) from the
    source tree with this interpreter, against the floor ``import boto3; boto3.client("dynamodb")``,
    interleaved, median of ``--runs``. (tests/bench/coldstart.py times every function from the
@@ -99,7 +101,10 @@ def moto_stack() -> Iterator[dict[str, str]]:
     import boto3
     from moto import mock_aws
 
+    from local import emulator
     from tests.conftest import STAGE, base_env, provision_template, reset_caches
+
+    emulator.install()  # tests/conftest.py installs it too: said here, where it matters
 
     saved = dict(os.environ)
     os.environ.update(base_env())
@@ -316,7 +321,7 @@ def warm_latency(requests: int, warmup: int, keep_items: bool) -> dict[str, Samp
             from functions.intake.handler import relay_outbox
 
             records = [r for r in pending if r["eventName"] == "INSERT"
-                       and r["dynamodb"]["NewImage"].get("kind", {}).get("S") == "outbox"]
+                       and r["dynamodb"]["NewImage"].get("kind", {}).get("S") in ("outbox", "intake")]
             result = relay_outbox({"Records": records}, context)
             return 201 if records and not result["batchItemFailures"] else 500
 

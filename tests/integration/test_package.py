@@ -117,7 +117,7 @@ def test_the_outbox_relay_reads_the_intakes_stream_with_retries_and_an_alarmed_f
     assert mapping["BisectBatchOnFunctionError"] is True
     assert 1 <= mapping["MaximumRetryAttempts"] <= 10
     [pattern] = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
-    assert pattern["dynamodb"]["NewImage"]["kind"] == {"S": ["outbox"]}
+    assert pattern["dynamodb"]["NewImage"]["kind"] == {"S": ["outbox", "intake"]}  # intakes carry events
     failure_queue = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert resources[failure_queue]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
     alarms = of_type(resources, "AWS::CloudWatch::Alarm").values()

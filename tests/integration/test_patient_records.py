@@ -275,6 +275,30 @@ def test_export_and_erase_of_an_unknown_intake_exit_2(world: World, iop: Callabl
 # --------------------------------------------------------------------------- erase
 
 
+def test_erase_waits_while_a_new_intake_still_carries_its_outbox(
+    world: World, iop: Callable[..., tuple[int, str, str]]
+) -> None:
+    from functions.core import outbox
+    from functions.intake import service
+    from functions.intake.schema import parse_intake
+
+    body = copy.deepcopy(VALID_FORM)  # no risk: one item, carrying the patient profile and events
+    at = world.clock.now()
+    request = parse_intake(body, at.date())
+    intake_id = service.submit_intake(request, now=at, body_hash=service.body_digest(body)).intake_id
+    before = world.snapshot()
+
+    code, _, err = iop("patient", "erase", intake_id, "--confirm", intake_id)
+
+    assert code == 2 and "still being stored" in err
+    assert world.snapshot() == before  # nothing written, not even an audit item
+    outbox.relay()  # the relay writes the profile and sends the events: now it can be erased
+    code, _, err = iop("patient", "erase", intake_id, "--confirm", intake_id)
+    assert code == 0, err
+    profile = world.item("intakes", f"PATIENT#{world.intake_item(intake_id)['patient_id']}", "PROFILE")
+    assert profile is not None and profile["data"]["contact_consent"]["reason"] == "erased"
+
+
 def test_erase_needs_the_id_twice(world: World, iop: Callable[..., tuple[int, str, str]]) -> None:
     person = world.full_patient()
     before = world.snapshot()

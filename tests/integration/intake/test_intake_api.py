@@ -25,10 +25,14 @@ def test_a_valid_form_is_stored_with_scores_consent_and_its_patient(
     intake_id = answer["intake_id"]
     assert intake_id.startswith("itk_")
 
+    # the 201 came after one item was stored: the intake, carrying its patient profile and events
     rows = items("intakes")
-    [intake] = of_kind(rows, "intake")
-    [patient] = of_kind(rows, "patient")
-    assert intake["pk"] == f"INTAKE#{intake_id}"
+    [intake] = rows
+    assert intake["kind"] == "intake" and intake["pk"] == f"INTAKE#{intake_id}"
+    carried = [json.loads(e) for e in intake["outbox_events"].values()]
+    assert sorted(e["channel"] for e in carried) == ["email", "queue", "record"]
+    assert intake["outbox_shard"].startswith("OUTBOX#")
+    assert "form-1" not in json.dumps(intake, default=str)  # the key (nor its digest) is not kept
     data = intake["data"]
     assert data["scores"] == {
         "phq9": {"total": 12, "band": "moderate", "item9": 0},
@@ -42,20 +46,17 @@ def test_a_valid_form_is_stored_with_scores_consent_and_its_patient(
     assert data["answers"]["screening"]["phq9"] == [2, 2, 1, 2, 1, 1, 2, 1, 0]
     assert data["answers"]["insurance"]["member_id"] == "WQX88231907"
     assert intake["created_at"] == "2026-03-02T14:05:00Z"
+    # the stream relay writes the patient profile first, then delivers the events
+    assert stream.relay() == {"batchItemFailures": []}
+    rows = items("intakes")
+    [patient] = of_kind(rows, "patient")
+    [intake] = of_kind(rows, "intake")
+    assert "outbox_events" not in intake and "outbox_shard" not in intake  # out of the outbox index
     assert patient["pk"] == f"PATIENT#{data['patient_id']}"
     assert patient["data"]["first_name"] == "Zelda"
     assert patient["data"]["phone"] == "+12125550187"  # stored in E.164
     assert patient["data"]["intake_ids"] == [intake_id]
-    # the idempotency record keeps hashes only, and expires after 24 hours
-    [idem] = of_kind(rows, "idempotency")
-    assert "form-1" not in json.dumps(idem, default=str)
-    assert idem["data"]["intake_id"] == intake_id
-    assert int(idem["expires_at"]) == int((fixed_clock.now() + timedelta(hours=24)).timestamp())
-    # the 201 came before any relay: the events wait in the outbox (insurance check, staff email)
-    assert sorted(row["data"]["channel"] for row in of_kind(rows, "outbox")) == ["email", "queue"]
-    # the stream relay delivers them and empties the outbox
-    assert stream.relay() == {"batchItemFailures": []}
-    assert of_kind(items("intakes"), "outbox") == []
+    assert of_kind(rows, "outbox") == [] and len(rows) == 2
 
 
 def test_the_insurance_check_is_queued_when_insurance_is_given(api: Any, aws: Any, stream: Any) -> None:
@@ -210,15 +211,16 @@ def test_a_request_that_loses_the_race_for_its_key_answers_from_the_winner(
     assert of_kind(items("intakes"), "outbox") == []
 
 
-def test_an_expired_key_can_be_used_again(api: Any, items: Any, fixed_clock: Any) -> None:
+def test_a_key_stays_bound_to_its_intake_days_later(api: Any, items: Any, fixed_clock: Any) -> None:
     first = body_of(api.post("/intake", form(), key="old-key"))["intake_id"]
-    fixed_clock.advance(24 * 3600 + 1)
+    fixed_clock.advance(3 * 24 * 3600)
 
-    second = api.post("/intake", form(self_pay=True), key="old-key")
+    again = api.post("/intake", form(), key="old-key")
+    other = api.post("/intake", form(self_pay=True), key="old-key")
 
-    assert second.status_code == 201
-    assert body_of(second)["intake_id"] != first
-    assert len(of_kind(items("intakes"), "intake")) == 2
+    assert again.status_code == 201 and body_of(again)["intake_id"] == first
+    assert other.status_code == 409
+    assert len(of_kind(items("intakes"), "intake")) == 1
 
 
 @pytest.mark.parametrize("key", ["", "   ", "x" * 256, "naïve-key", "two words"])

@@ -1,9 +1,11 @@
 """The transactional outbox: an event written with its intake is delivered after the 201, by the
 intakes table's stream relay (``relay_outbox``), and even when SQS is down at the time: by the
-stream relay's retry, or else by the crisis workflow's one-minute sweep; once each."""
+stream relay's retry, or else by the crisis workflow's one-minute sweep; once each. An intake
+without risk carries its events (and its patient profile, written first) on its own item."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.integration.intake.helpers import bodies, body_of, form, of_kind
@@ -16,6 +18,17 @@ def _sweep(load_event: Any, lambda_context: Any) -> dict[str, Any]:
     return result
 
 
+def waiting(items: Any) -> list[str]:
+    """What still waits in the outbox, by target: outbox items, and the events intakes carry."""
+    rows = items("intakes")
+    found = [r["data"].get("queue") or r["data"]["channel"] for r in of_kind(rows, "outbox")]
+    for row in rows:
+        for text in (row.get("outbox_events") or {}).values():
+            event = json.loads(text)
+            found.append(event.get("queue") or event["channel"])
+    return sorted(found)
+
+
 def _case_opened(aws: Any) -> list[dict[str, Any]]:
     return [m for m in bodies(aws, "crisis-events") if m.get("type") == "case_opened"]
 
@@ -25,13 +38,13 @@ def test_the_201_comes_before_any_relay_and_the_stream_relay_delivers_each_event
 ) -> None:
     response = api.post("/intake", form(), key="one-call")
 
-    # the request path made one DynamoDB call (the transaction) and published nothing
+    # the request path made one DynamoDB call (one PutItem: the intake) and published nothing
     assert response.status_code == 201
-    assert api_calls == [("dynamodb", "TransactWriteItems")]
+    assert api_calls == [("dynamodb", "PutItem")]
     assert bodies(aws, "insurance-checks") == [] and aws.sent_email() == []
-    assert len(of_kind(items("intakes"), "outbox")) == 2
+    assert waiting(items) == ["email", "insurance", "record"]
 
-    records = stream.records()  # patient, intake, idempotency record, two outbox events
+    records = stream.records()  # the intake, carrying the patient profile, insurance check, staff email
     assert stream.invoke(records) == {"batchItemFailures": []}
     # Lambda may hand the same batch over again (a retry, a timeout): nothing goes out twice
     assert stream.invoke(records) == {"batchItemFailures": []}
@@ -40,7 +53,37 @@ def test_the_201_comes_before_any_relay_and_the_stream_relay_delivers_each_event
     assert bodies(aws, "insurance-checks") == [{"intake_id": intake_id}]
     [email] = aws.sent_email()
     assert email.destinations["ToAddresses"] == ["intake@clinic.example"]
-    assert of_kind(items("intakes"), "outbox") == []
+    assert waiting(items) == []
+    [patient] = of_kind(items("intakes"), "patient")
+    assert patient["data"]["intake_ids"] == [intake_id]
+
+
+def test_the_insurance_check_and_email_wait_until_the_patient_profile_is_written(
+    api: Any, aws: Any, items: Any, stream: Any, monkeypatch: Any
+) -> None:
+    from functions.core import outbox
+    from functions.core.errors import RetryableError
+
+    real = outbox._publish
+
+    def records_fail(event: Any, *args: Any) -> None:
+        if event.channel == "record":
+            raise RetryableError("dynamodb.PutItem failed: ProvisionedThroughputExceededException")
+        real(event, *args)
+
+    monkeypatch.setattr(outbox, "_publish", records_fail)
+    api.post("/intake", form())
+    records = stream.records()
+
+    outcome = stream.invoke(records)
+
+    assert outcome["batchItemFailures"]  # Lambda retries the record
+    assert bodies(aws, "insurance-checks") == [] and aws.sent_email() == []  # nothing ran without the profile
+    assert waiting(items) == ["email", "insurance", "record"]
+    monkeypatch.setattr(outbox, "_publish", real)
+    assert stream.invoke(records) == {"batchItemFailures": []}
+    assert len(bodies(aws, "insurance-checks")) == 1 and len(aws.sent_email()) == 1
+    assert len(of_kind(items("intakes"), "patient")) == 1 and waiting(items) == []
 
 
 def test_a_risky_intake_pages_at_once_and_the_stream_does_not_send_the_crisis_event_again(
@@ -171,12 +214,14 @@ def test_a_sweep_while_sqs_is_still_down_keeps_the_events_for_the_next_one(
 
     result = _sweep(load_event, lambda_context)
 
-    assert result["outbox"]["failed"] == 1 and result["outbox"]["sent"] == 1  # SES was up: the email went
-    assert len(of_kind(items("intakes"), "outbox")) == 1
+    # the profile was written and SES was up: the email went
+    assert result["outbox"]["failed"] == 1 and result["outbox"]["sent"] == 2
+    assert waiting(items) == ["insurance"]
     sqs_down(False)
     fixed_clock.advance(60)
     assert _sweep(load_event, lambda_context)["outbox"]["sent"] == 1
     assert len(bodies(aws, "insurance-checks")) == 1
+    assert waiting(items) == [] and len(aws.sent_email()) == 1
 
 
 def test_relaying_the_same_events_twice_deletes_once_and_counts_the_second_as_already_relayed(
@@ -247,7 +292,7 @@ def test_an_unexpected_relay_error_never_turns_a_stored_intake_into_an_error(
     response = api.post("/intake", form())
 
     assert response.status_code == 201
-    assert len(of_kind(items("intakes"), "outbox")) == 2  # insurance check and staff email wait for the relay
+    assert waiting(items) == ["email", "insurance", "record"]  # they wait for the stream relay
 
 
 def test_after_one_queue_failure_the_other_queue_events_wait_but_email_still_goes(

@@ -50,13 +50,14 @@ def submit(clock: Any, *, risky: bool, member_id: str = "XEX900000001") -> str:
 
 
 def outbox_events(aws: Any) -> list[dict[str, Any]]:
-    """The intakes table's outbox items as stream INSERT records (what the mapping's filter passes)."""
+    """The intakes table's outbox items and intakes as stream INSERT records (what the mapping's
+    filter passes: an intake without risk carries its events)."""
     from boto3.dynamodb.types import TypeSerializer
 
     serializer = TypeSerializer()
     records = []
     for item in aws.dynamodb.scan(TableName=aws.tables["intakes"])["Items"]:  # test-only read
-        if item.get("kind", {}).get("S") != "outbox":
+        if item.get("kind", {}).get("S") not in ("outbox", "intake"):
             continue
         records.append({"eventID": item["pk"]["S"], "eventName": "INSERT", "eventSource": "aws:dynamodb",
                         "awsRegion": "us-east-1",
@@ -75,13 +76,15 @@ def test_the_outbox_relay_twice_and_reversed_publishes_each_event_once(
     first, second = submit(clock, risky=False, member_id="XEX900000001"), submit(clock, risky=False,
                                                                               member_id="XEX900000004")
     records = outbox_events(aws)
-    assert len(records) == 4  # an insurance check and a staff email each
+    assert len(records) == 2  # the intakes, each carrying its profile, insurance check and staff email
     assert relay_outbox({"Records": records}, lambda_context) == {"batchItemFailures": []}
     assert relay_outbox({"Records": records}, lambda_context) == {"batchItemFailures": []}
     assert relay_outbox({"Records": list(reversed(records))}, lambda_context) == {"batchItemFailures": []}
     checks = [json.loads(m["Body"])["intake_id"] for m in aws.receive_all("insurance-checks")]
     assert sorted(checks) == sorted([first, second])
     assert len(aws.sent_email()) == 2
+    profiles = [i for i in aws.dynamodb.scan(TableName=aws.tables["intakes"])["Items"] if i["kind"]["S"] == "patient"]
+    assert len(profiles) == 2
 
 
 def test_insurance_checks_twice_and_reversed_store_one_result_and_email_once(

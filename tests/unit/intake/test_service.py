@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from functions.core.errors import ConflictError, NotFoundError, RetryableError
-from functions.core.ids import new_id
-from functions.core.outbox import OUTBOX_SHARDS, OutboxEvent
+from functions.core.ids import derived_id, new_id
+from functions.core.outbox import OUTBOX_SHARDS, OutboxEvent, carried_record, events_of
 from functions.intake import service
 from functions.intake.schema import CrisisRequest, IntakeRequest, parse_crisis, parse_intake
 
@@ -64,6 +64,27 @@ def _attrs(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.get_attributes()}
 
 
+KEYED_ID = derived_id("itk", "k" * 64)  # build()'s intake id: derived from its key's digest
+
+
+def events(write: service.IntakeWrite) -> list[OutboxEvent]:
+    """Every event a write stores: its own outbox items, or those the intake carries."""
+    return [*write.events, *(events_of(write.intake) if write.intake.outbox_events is not None else [])]
+
+
+def sent(write: service.IntakeWrite) -> list[OutboxEvent]:
+    """The events that leave the table (not the patient record the relay writes)."""
+    return [e for e in events(write) if e.channel != "record"]
+
+
+def patient_data(write: service.IntakeWrite) -> dict[str, Any]:
+    if write.patient is not None:
+        return dict(write.patient.data)
+    found = carried_record(write.intake, f"PATIENT#{write.patient_id}")
+    assert found is not None
+    return found
+
+
 class FakeStore:
     """An in-memory IntakeStore with the same conditions as the DynamoDB adapter."""
 
@@ -83,19 +104,18 @@ class FakeStore:
         if self.hide_idempotency_reads > 0:
             self.hide_idempotency_reads -= 1
             return None
-        found = self.get_item("intakes", f"IDEM#{key_hash}", "IDEM")
-        if found is None or found["expires_at"] <= now:
+        intake_id = derived_id("itk", key_hash)
+        found = self.get_item("intakes", f"INTAKE#{intake_id}", "INTAKE")
+        if found is None:
             return None
         data = found["data"]
-        return service.IdempotencyRecord(data["intake_id"], data["body_sha256"], data["shows_risk"])
+        return service.IdempotencyRecord(intake_id, data["body_sha256"], data["shows_risk"])
 
     def create_intake(self, write: service.IntakeWrite, now: datetime) -> None:
-        if write.idempotency is not None:
-            found = self.get_item("intakes", write.idempotency.pk, "IDEM")
-            if found is not None and found["expires_at"] > now:
-                raise service.KeyTaken("taken")
+        if self.get_item("intakes", write.intake.pk, write.intake.sk) is not None:
+            raise service.KeyTaken("taken")
         self.transactions += 1
-        for item in (write.patient, write.intake, write.idempotency, *(e.to_item() for e in write.events)):
+        for item in (write.patient, write.intake, *(e.to_item() for e in write.events)):
             if item is not None:
                 self._put("intakes", item)
         for item in (write.case, write.open_marker):
@@ -141,9 +161,9 @@ def build(**kwargs: Any) -> service.IntakeWrite:
 def test_a_submission_writes_patient_intake_scores_and_consent_with_its_version() -> None:
     write = build()
 
-    assert write.intake_id == "itk_001" and write.patient_id == "pat_002"
+    assert write.intake_id == KEYED_ID and write.patient_id == "pat_001"
     intake = write.intake.data
-    assert intake["patient_id"] == "pat_002" and intake["status"] == "received"
+    assert intake["patient_id"] == "pat_001" and intake["status"] == "received"
     assert intake["scores"] == {
         "phq9": {"total": 8, "band": "mild", "item9": 0},
         "gad7": {"total": 10, "band": "moderate"},
@@ -154,51 +174,63 @@ def test_a_submission_writes_patient_intake_scores_and_consent_with_its_version(
     assert intake["consent"]["text_version"] == service.CONSENT_TEXT_VERSION
     assert intake["answers"]["insurance"]["member_id"] == "W123456789"
     assert intake["current_address"]["postal_code"] == "10001"
-    assert write.patient.data["phone"] == "+12125550123"
-    assert write.patient.data["contact_consent"] == {"sms": True, "email": False}
+    assert patient_data(write)["phone"] == "+12125550123"
+    assert patient_data(write)["contact_consent"] == {"sms": True, "email": False}
     assert write.case is None and write.open_marker is None and write.case_id is None
 
 
-def test_the_idempotency_record_holds_hashes_and_expires_in_24_hours() -> None:
+def test_without_risk_the_intake_is_one_item_carrying_its_patient_and_events() -> None:
     write = build()
 
-    assert write.idempotency is not None
-    assert write.idempotency.pk == "IDEM#" + "k" * 64
-    assert write.idempotency.data == {"body_sha256": "b" * 64, "intake_id": "itk_001", "shows_risk": False}
-    assert write.idempotency.expires_at == NOW + timedelta(hours=24)
+    assert write.patient is None and write.events == ()  # nothing but the intake is written
+    record, *rest = events_of(write.intake)
+    assert record.channel == "record" and record.home == (f"INTAKE#{KEYED_ID}", "INTAKE")
+    assert record.payload["pk"] == "PATIENT#pat_001" and record.payload["sk"] == "PROFILE"
+    assert record.payload["kind"] == "patient" and record.payload["data"]["intake_ids"] == [KEYED_ID]
+    assert [e.target for e in rest] == ["insurance", "email"]
+    assert write.intake.outbox_shard in OUTBOX_SHARDS and write.intake.outbox_at == "2026-03-02T14:05:00Z"
+
+
+def test_the_intake_holds_the_body_digest_and_its_id_comes_from_the_key() -> None:
+    write = build()
+
+    assert write.intake.data["body_sha256"] == "b" * 64 and write.intake.data["shows_risk"] is False
+    assert write.intake_id == derived_id("itk", "k" * 64) != derived_id("itk", "j" * 64)
+    assert "k" * 64 not in str(_attrs(write.intake))  # the key's digest is not stored
 
 
 def test_insurance_given_queues_a_check_and_staff_are_emailed() -> None:
-    events = build().events
+    found = sent(build())
 
-    assert [(e.channel, e.target) for e in events] == [("queue", "insurance"), ("email", "email")]
-    assert events[0].payload["body"] == {"intake_id": "itk_001"}
+    assert [(e.channel, e.target) for e in found] == [("queue", "insurance"), ("email", "email")]
+    assert found[0].payload["body"] == {"intake_id": KEYED_ID}
 
 
 def test_self_pay_queues_no_insurance_check() -> None:
-    assert [e.target for e in build(self_pay=True).events] == ["email"]
+    assert [e.target for e in sent(build(self_pay=True))] == ["email"]
 
 
 def test_a_risky_screen_opens_a_case_due_now_with_its_marker_and_a_crisis_event() -> None:
     write = build(risky=True)
 
-    assert write.shows_risk and write.case_id == "cas_003"
+    assert write.shows_risk and write.case_id == "cas_002"
+    assert write.patient is not None and write.intake.outbox_events is None  # one transaction, as before
     assert write.case is not None and write.open_marker is not None
-    assert write.case.pk == "CASE#cas_003" and write.case.sk == "CASE"
+    assert write.case.pk == "CASE#cas_002" and write.case.sk == "CASE"
     assert write.case.data == {
-        "case_id": "cas_003",
-        "intake_id": "itk_001",
+        "case_id": "cas_002",
+        "intake_id": KEYED_ID,
         "urgency": "same_day",
         "source": "intake",
         "status": "open",
         "opened_at": "2026-03-02T14:05:00Z",
     }
     assert (write.case.due_shard, write.case.due_at) == ("DUE#0", "2026-03-02T14:05:00Z")
-    assert write.open_marker.pk == "OPEN#itk_001" and write.open_marker.data == {"case_id": "cas_003"}
+    assert write.open_marker.pk == f"OPEN#{KEYED_ID}" and write.open_marker.data == {"case_id": "cas_002"}
     crisis = write.events[0]
     assert crisis.target == "crisis"
-    assert crisis.payload["body"] == {"case_id": "cas_003", "type": "case_opened", "event_id": crisis.event_id}
-    assert write.intake.data["crisis_case_id"] == "cas_003"
+    assert crisis.payload["body"] == {"case_id": "cas_002", "type": "case_opened", "event_id": crisis.event_id}
+    assert write.intake.data["crisis_case_id"] == "cas_002"
 
 
 def test_a_high_risk_answer_makes_the_case_urgent() -> None:
@@ -209,14 +241,14 @@ def test_a_high_risk_answer_makes_the_case_urgent() -> None:
 
 
 def test_the_staff_email_names_the_clinic_and_links_the_intake_and_nothing_else() -> None:
-    email = build(risky=True).events[-1]
-
-    assert email.payload["to"] == "intake@clinic.example"
-    assert email.payload["subject"] == "[Harbor Clinic] New intake received"
-    assert "https://clinic.example/staff/intakes/itk_001" in email.payload["text"]
-    text = (email.payload["subject"] + email.payload["text"]).lower()
-    for value in (*PHI, "risk", "score", "phq", "crisis", "mental"):
-        assert value.lower() not in text
+    for write in (build(risky=True), build()):
+        email = sent(write)[-1]
+        assert email.payload["to"] == "intake@clinic.example"
+        assert email.payload["subject"] == "[Harbor Clinic] New intake received"
+        assert f"https://clinic.example/staff/intakes/{KEYED_ID}" in email.payload["text"]
+        text = (email.payload["subject"] + email.payload["text"]).lower()
+        for value in (*PHI, "risk", "score", "phq", "crisis", "mental"):
+            assert value.lower() not in text
 
 
 def test_outbox_items_sit_in_the_sparse_index_and_round_trip() -> None:
@@ -262,6 +294,16 @@ def test_a_first_submission_is_written_once_and_returns_its_events() -> None:
     assert store.transactions == 1
     assert [e.target for e in result.events] == ["crisis", "insurance", "email"]
     assert len(store.of_kind("intake")) == 1 and len(store.of_kind("outbox")) == 3
+    assert len(store.of_kind("patient")) == 1
+
+
+def test_a_first_submission_without_risk_writes_the_intake_alone() -> None:
+    store = FakeStore()
+
+    result = submit(store)
+
+    assert not result.replayed and not result.shows_risk and result.events == ()
+    assert store.transactions == 1 and [i["kind"] for i in store.items.values()] == ["intake"]
 
 
 def test_the_same_key_and_body_replays_the_first_answer_without_writing() -> None:
@@ -308,29 +350,29 @@ def test_a_winner_whose_record_never_becomes_readable_is_retryable() -> None:
         submit(store)
 
 
-def test_an_expired_key_is_free_again() -> None:
+def test_a_key_stays_bound_to_its_intake_a_day_later() -> None:
     store = FakeStore()
     first = submit(store)
     later = service.submit_intake(
         make_form(),
-        now=NOW + timedelta(hours=24, seconds=1),
-        body_hash="c" * 64,
+        now=NOW + timedelta(days=30),
+        body_hash="b" * 64,
         idempotency_key="key-1",
         store=store,
         config=CONFIG,
         new_id=lambda p: f"{p}_later",
     )
 
-    assert not later.replayed and later.intake_id != first.intake_id
+    assert later.replayed and later.intake_id == first.intake_id and store.transactions == 1
 
 
-def test_without_a_key_nothing_is_recorded_for_retries() -> None:
+def test_without_a_key_every_submission_is_a_new_intake() -> None:
     store = FakeStore()
 
-    submit(store, key=None)
-    submit(store, key=None)
+    a = submit(store, key=None)
+    b = submit(store, key=None, real_ids=True)
 
-    assert store.of_kind("idempotency") == [] and store.transactions == 2
+    assert a.intake_id != b.intake_id and store.transactions == 2
 
 
 # --- POST /crisis -----------------------------------------------------------------------------
