@@ -9,8 +9,10 @@ them; their AWS clients reach the emulator over HTTP through ``AWS_ENDPOINT_URL`
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +32,39 @@ STAGE = "local"
 REGION = "us-east-1"
 CLOCK_PARAMETER = "/virtual-iop/local/clock-offset-seconds"
 BACKLOG = 128  # pending connections each local HTTP server holds
+
+
+def route_logging_handler(app: Any) -> type:
+    """chalice's local request handler, logging the route a request matched, never its path.
+
+    A path carries whatever the client typed (an id, a fuzzer's string, a member id pasted into
+    the address bar) and a query string carries signed-link tokens; API Gateway's access logs here
+    are ``$context.resourcePath``. The line is ``127.0.0.1 "GET /staff/intakes/{intake_id}" 401``.
+    """
+    from chalice.local import ChaliceRequestHandler, RouteMatcher
+
+    matcher = RouteMatcher(list(app.routes))
+
+    class RouteLoggingHandler(ChaliceRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            try:
+                route = matcher.match_route(self.path).route
+            except ValueError:
+                route = "(no route)"
+            method = self.command if self.command in METHODS else "(other)"
+            self.log_message('"%s %s" %s', method, route, getattr(code, "value", code))
+
+        def log_error(self, format: str, *args: Any) -> None:
+            # http.server's own errors quote the raw request line; log_request still logs the status.
+            return
+
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(f"{self.client_address[0]} {format % args}\n")
+
+    return RouteLoggingHandler
+
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def serialized_moto_server(host: str, port: int) -> Any:
@@ -189,6 +224,7 @@ class LocalStack:
         config = Config.create(chalice_stage="dev", app_name="virtual-iop", chalice_app=app,
                                lambda_timeout=10, lambda_memory_size=1024)
         server = create_local_server(app, config, self.ports.host, self.ports.api)
+        server.server.RequestHandlerClass = functools.partial(route_logging_handler(app), app_object=app, config=config)
         # socketserver listens with a backlog of 5: a burst of clients beyond that got connection
         # resets (tests/bench/load.py at 32 clients); API Gateway queues them. Listening again sets it.
         server.server.socket.listen(BACKLOG)

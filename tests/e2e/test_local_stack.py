@@ -198,3 +198,14 @@ def test_iop_invoke_runs_each_sample_event_against_the_stack(stack: Stack, event
         assert output["statusCode"] in (200, 201)
     elif event.startswith(("sqs_", "dynamodb_")):
         assert "batchItemFailures" in output  # the batch was processed (unknown ids may be reported)
+
+
+def test_the_api_access_log_names_routes_never_the_paths_people_typed(stack: Stack) -> None:
+    typed = "XEX955500017"  # a member id pasted into the address bar
+    token = "sig-" + "q" * 40  # a signed link's token
+    assert request("GET", f"{stack.api}/staff/intakes/{typed}?token={token}").status == 401
+    assert request("GET", f"{stack.api}/no/such/{typed}").status in (403, 404)
+    log = stack.logs()
+    assert typed not in log and token not in log
+    assert '"GET /staff/intakes/{intake_id}" 401' in log
+    assert '"GET (no route)"' in log
