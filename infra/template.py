@@ -130,6 +130,9 @@ CRISIS_ALARMS = {
     "CrisisUnacknowledged": "A crisis case is still unacknowledged after the last escalation round",
     "CrisisNoResponder": "A crisis case had no reachable on-call responder",
     "CrisisTierUnreachable": "No channel reached any member of an on-call tier",
+    # functions/core/outbox.py STUCK_METRIC, counted by the 1-minute sweep
+    "OutboxEventStuck": "An outbox event (page, insurance check, staff email, patient profile) "
+                        "is unsent 15 minutes after it was written",
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {

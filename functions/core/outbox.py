@@ -58,6 +58,10 @@ KIND = "outbox"
 SWEEP_MIN_AGE_SECONDS = 30  # > the API Lambda timeout (10 s): the fast path is over by then
 DEFAULT_LIMIT = 100
 SWEEP_BUDGET_SECONDS = 15.0  # the sweeping function has 30 s, and escalation work to do too
+#: an event still pending this long after it was written counts ``STUCK_METRIC`` at every sweep
+#: (an alarm: an outage, or an event no retry will send, such as an address SES refuses)
+STUCK_AFTER_SECONDS = 15 * 60
+STUCK_METRIC = "OutboxEventStuck"
 
 QueueName = Literal["insurance", "crisis"]
 Channel = Literal["queue", "email", "record"]
@@ -353,6 +357,15 @@ def sweep(
         return RelayResult()
     result = relay(events, queue=queue, email=email, limit=limit, budget_seconds=budget_seconds)
     logger.info("outbox sweep", extra=result.counts())
+    unsent = set(result.failed) | set(result.deferred)
+    overdue = iso(now - timedelta(seconds=STUCK_AFTER_SECONDS))
+    stuck = [event.event_id for event in events if event.event_id in unsent and event.at <= overdue]
+    if stuck:
+        from functions.core import metrics
+
+        logger.error("outbox events stuck", extra={"event_ids": stuck[:20], "stuck": len(stuck),
+                                                    "minutes": STUCK_AFTER_SECONDS // 60})
+        metrics.count(STUCK_METRIC)
     return result
 
 

@@ -156,6 +156,18 @@ def test_every_queue_has_an_alarmed_encrypted_dead_letter_queue(resources: dict[
         assert props.get("KmsMasterKeyId") == {"Ref": "DataKey"}, name
 
 
+def test_every_alarm_has_its_runbook_section(resources: dict[str, Any]) -> None:
+    """The alarm an on-call engineer is paged with is a heading of docs/runbook.md (a function's
+    errors and throttles share one section each)."""
+    import re
+
+    headings = set(re.findall(r"^## (virtual-iop-<stage>-\S+)", (ROOT / "docs" / "runbook.md").read_text(), re.M))
+    for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values():
+        name = alarm["AlarmName"]["Fn::Sub"].replace("${Stage}", "<stage>")
+        name = re.sub(r"^virtual-iop-<stage>-[a-z_-]+-(errors|throttles)$", r"virtual-iop-<stage>-<function>-\1", name)
+        assert name in headings, f"{name}: no section in docs/runbook.md"
+
+
 def test_queue_visibility_is_at_least_six_times_the_consumer_timeout(resources: dict[str, Any]) -> None:
     functions = of_type(resources, "AWS::Serverless::Function")
     queues = of_type(resources, "AWS::SQS::Queue")

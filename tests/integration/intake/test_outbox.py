@@ -224,6 +224,38 @@ def test_a_sweep_while_sqs_is_still_down_keeps_the_events_for_the_next_one(
     assert waiting(items) == [] and len(aws.sent_email()) == 1
 
 
+def _metric_names(out: str) -> list[str]:
+    lines = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    return [m["Name"] for line in lines for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+
+
+def test_an_event_unsent_for_15_minutes_raises_the_stuck_alarm_at_every_sweep_until_it_goes(
+    api: Any, aws: Any, items: Any, sqs_down: Any, fixed_clock: Any, load_event: Any, lambda_context: Any,
+    capsys: Any,
+) -> None:
+    sqs_down(True)
+    intake_id = body_of(api.post("/intake", form()))["intake_id"]
+    capsys.readouterr()
+    for _ in range(14):  # 14 minutes of failing sweeps: late, not yet stuck
+        fixed_clock.advance(60)
+        _sweep(load_event, lambda_context)
+    assert "OutboxEventStuck" not in _metric_names(capsys.readouterr().out)
+    fixed_clock.advance(60)
+    _sweep(load_event, lambda_context)
+    fixed_clock.advance(60)
+    _sweep(load_event, lambda_context)
+    out = capsys.readouterr().out
+    assert _metric_names(out).count("OutboxEventStuck") == 2
+    assert intake_id not in out.split('"_aws"')[-1]  # the metric line names no intake
+    sqs_down(False)
+    fixed_clock.advance(60)
+    assert _sweep(load_event, lambda_context)["outbox"]["sent"] == 1
+    fixed_clock.advance(60)
+    _sweep(load_event, lambda_context)
+    assert "OutboxEventStuck" not in _metric_names(capsys.readouterr().out)
+    assert waiting(items) == [] and len(bodies(aws, "insurance-checks")) == 1
+
+
 def test_relaying_the_same_events_twice_deletes_once_and_counts_the_second_as_already_relayed(
     aws: Any, items: Any, fixed_clock: Any
 ) -> None:
