@@ -308,26 +308,40 @@ def outputs(cfn: Any, stack: str) -> dict[str, str]:
 
 # -- the website ----------------------------------------------------------------------------------------
 
-def content_security_policy(api_base: str) -> str:
-    parts = urlsplit(api_base)
-    api_origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-    connect = " ".join(filter(None, ["'self'", api_origin]))
+def _url_origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(api_base: str, sign_in: str = "") -> str:
+    """The site's policy: scripts, styles and images from itself only; it may call the API and
+    (the staff page's token exchange) the staff sign-in domain."""
+    connect = " ".join(filter(None, ["'self'", _url_origin(api_base), _url_origin(sign_in)]))
     return (f"default-src 'self'; connect-src {connect}; style-src 'self'; script-src 'self'; "
             "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-def write_website(stage: Stage, api_base: str, dest: Path) -> Path:
-    """The stage's static site: web/ without the local outbox page, its config.js and headers."""
+def staff_auth(outputs: dict[str, str]) -> dict[str, str] | None:
+    """The staff page's sign-in (config.js ``staffAuth``) from the stack's outputs."""
+    domain, client = outputs.get("StaffSignInUrl", ""), outputs.get("StaffUserPoolClientId", "")
+    return {"domain": domain.rstrip("/"), "clientId": client} if domain and client else None
+
+
+def write_website(stage: Stage, api_base: str, dest: Path, sign_in: dict[str, str] | None = None) -> Path:
+    """The stage's static site: web/ without the local outbox page, its config.js and headers.
+    ``sign_in`` (:func:`staff_auth`) is the staff page's Cognito hosted sign-in."""
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(WEB, dest, ignore=lambda _d, names: [n for n in names if n in LOCAL_ONLY_WEB])
     config: dict[str, Any] = {"apiBase": api_base.rstrip("/"), "clinicName": stage.parameters["ClinicName"],
                               "clinicPhone": stage.parameters["ClinicPhone"]}
     config.update({k: v for k, v in stage.website.items() if k in ("payers", "privacyNoticeUrl")})
+    if sign_in:
+        config["staffAuth"] = sign_in
     (dest / "config.js").write_text(
         "/* written by `make deploy` for stage " + stage.name + " */\n"
         f"window.IOP_CONFIG = {json.dumps(config, indent=2)};\n", encoding="utf-8")
-    headers = {"Content-Security-Policy": content_security_policy(api_base),
+    headers = {"Content-Security-Policy": content_security_policy(api_base, (sign_in or {}).get("domain", "")),
                "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
@@ -375,7 +389,8 @@ def run(stage_name: str, *, dry_run: bool, build_root: Path = ROOT / "build", st
         say(f"  {key:<24} {value}")
     api_base = str(stage.website.get("apiBase") or result.get("EndpointURL", ""))
     if api_base:
-        say(f"  website  {write_website(stage, api_base, build_dir / 'web')} (apiBase {api_base.rstrip('/')})")
+        site = write_website(stage, api_base, build_dir / "web", staff_auth(result))
+        say(f"  website  {site} (apiBase {api_base.rstrip('/')})")
     return result
 
 

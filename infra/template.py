@@ -135,6 +135,10 @@ CRISIS_ALARMS = {
                         "is unsent 15 minutes after it was written",
 }
 
+STAFF_PAGE = "staff.html"  # web/staff.html: the page staff emails link to (functions/core/links.py)
+# Cognito's hosted sign-in domain prefix: unique per region, so the account id is in it
+STAFF_SIGN_IN_DOMAIN = f"{APP}-${{Stage}}-${{AWS::AccountId}}"
+
 PARAMETERS: dict[str, dict[str, Any]] = {
     "Stage": {"Type": "String", "Default": "dev", "AllowedPattern": "^[a-z][a-z0-9-]{0,15}$"},
     "ClinicName": {"Type": "String", "Default": "Harbor Clinic"},
@@ -506,9 +510,17 @@ def merge_template() -> dict[str, Any]:
         "Policies": {"PasswordPolicy": {"MinimumLength": 14, "RequireLowercase": True, "RequireUppercase": True,
                                         "RequireNumbers": True, "RequireSymbols": True,
                                         "TemporaryPasswordValidityDays": 3}}}}
+    # The website's staff page (web/staff.html) signs staff in through the pool's hosted sign-in
+    # (MFA included): authorization code with PKCE, no client secret, back to that page only.
+    resources["StaffUserPoolDomain"] = {"Type": "AWS::Cognito::UserPoolDomain", "Properties": {
+        "UserPoolId": ref("StaffUserPool"), "Domain": sub(STAFF_SIGN_IN_DOMAIN)}}
+    staff_page = sub("${PublicBaseUrl}/" + STAFF_PAGE)
     resources["StaffUserPoolClient"] = {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
         "UserPoolId": ref("StaffUserPool"), "GenerateSecret": False,
         "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email"], "SupportedIdentityProviders": ["COGNITO"],
+        "CallbackURLs": [staff_page], "LogoutURLs": [staff_page],
         "PreventUserExistenceErrors": "ENABLED", "AccessTokenValidity": 60, "IdTokenValidity": 60,
         "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes"}}}
     resources.update(api_resources())
@@ -543,6 +555,7 @@ def merge_template() -> dict[str, Any]:
         "Outputs": {
             "StaffUserPoolId": {"Value": ref("StaffUserPool")},
             "StaffUserPoolClientId": {"Value": ref("StaffUserPoolClient")},
+            "StaffSignInUrl": {"Value": sub(f"https://{STAFF_SIGN_IN_DOMAIN}.auth.${{AWS::Region}}.amazoncognito.com")},
             "InboundSmsTopicArn": {"Value": ref("InboundSmsTopic")},
             "OpsAlarmTopicArn": {"Value": ref("OpsAlarmTopic")},
         },

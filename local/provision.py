@@ -46,6 +46,7 @@ FUNCTION_NAMES = {
 WIRED_TYPES = {"AWS::Lambda::EventSourceMapping"}
 SKIPPED_TYPES = {
     "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolDomain",
     "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::KMS::Alias", "AWS::ApiGateway::Account",
 }
 

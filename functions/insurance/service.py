@@ -57,6 +57,7 @@ from typing import Any, Literal
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort
 from functions.core.queues import MAX_DELAY_SECONDS, QueuePort
@@ -208,7 +209,7 @@ class WorkflowConfig:
 
 
 def staff_link(config: WorkflowConfig, intake_id: str) -> str:
-    return f"{config.public_base_url.rstrip('/')}/staff/intakes/{intake_id}"
+    return staff_intake_url(config.public_base_url, intake_id)
 
 
 def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], *, gave_up: bool) -> Email:

@@ -213,6 +213,12 @@ def crisis() -> Response:
 # --- staff ------------------------------------------------------------------------------------
 
 
+@bp.route("/staff/intakes/{intake_id}", methods=["OPTIONS"])
+def staff_intake_preflight(intake_id: str) -> Response:
+    """The staff page (web/staff.html) sends its token from the website's origin: CORS preflight."""
+    return _preflight()
+
+
 @bp.route("/staff/intakes/{intake_id}", methods=["GET"], authorizer=staff_authorizer)
 @mapped_errors
 def staff_intake(intake_id: str) -> Response:

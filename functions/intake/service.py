@@ -53,6 +53,7 @@ from typing import Any, Protocol
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.links import staff_intake_url
 from functions.core.models import CrisisItem, IntakeItem
 from functions.core.outbox import OutboxEvent, embed
 from functions.intake import scores as scoring
@@ -113,7 +114,7 @@ class ClinicConfig:
 
 
 def staff_link(config: ClinicConfig, intake_id: str) -> str:
-    return f"{config.public_base_url.rstrip('/')}/staff/intakes/{intake_id}"
+    return staff_intake_url(config.public_base_url, intake_id)
 
 
 def staff_email(config: ClinicConfig, intake_id: str) -> tuple[str, str]:

@@ -64,6 +64,7 @@ from functions.core import ids
 from functions.core.clock import iso
 from functions.core.clock import now as clock_now
 from functions.core.errors import ConflictError, NotFoundError, OptedOutError, PermanentError, RetryableError
+from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Attachment, Email, EmailPort, SesEmail, SmsPort, SnsSms
 from functions.core.settings import get_settings
@@ -930,7 +931,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
     streak_already = len(earlier) > 1 and earlier[1].attendance == "missed"
     if previous_missed and not streak_already:
         settings = get_settings()
-        link = f"{settings.public_base_url.rstrip('/')}/staff/intakes/{intake_id}"
+        link = staff_intake_url(settings.public_base_url, intake_id)
         task_key = f"{occurrence_id}|{key}|missed_twice"
         job = Record(
             pk,

@@ -80,7 +80,7 @@ def test_an_intake_needing_prior_auth_shows_its_coverage_and_emails_staff(stack:
     (email,) = insurance_emails(stack, intake_id)
     assert email["to"] == "intake@clinic.example"
     assert "Prior authorization is required" in email["text"]
-    assert f"/staff/intakes/{intake_id}" in email["text"]
+    assert f"/staff.html?intake={intake_id}" in email["text"]
     for secret in (PRIOR_AUTH_MEMBER, "Ignatia", "Vantongeren", "Example Health Plan", "EXAMPLE HEALTH PLAN"):
         assert secret not in email["subject"] + email["text"]
     logs = stack.logs()

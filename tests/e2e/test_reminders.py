@@ -443,7 +443,7 @@ def test_missed_sessions_get_a_follow_up_and_two_in_a_row_email_the_clinician(cl
     )
     task = clinic.stack.outbox()["email"]
     text = next(m["text"] for m in task if m["to"] == "intake@clinic.example" and "follow-up" in m["subject"])
-    assert f"/staff/intakes/{p.intake_id}" in text and "Jordan" not in text and "Lee" not in text
+    assert f"/staff.html?intake={p.intake_id}" in text and "Jordan" not in text and "Lee" not in text
 
 
 def test_fall_back_dst_change_keeps_6_pm_eastern(clinic: Clinic) -> None:

@@ -207,7 +207,10 @@ def _stub_deploy(cfn: Any, *, exists: bool, empty: bool = False) -> Stubber:
     stubber.add_response("describe_stacks", {"Stacks": [{
         "StackName": stack, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2026-01-01T00:00:00Z",
         "Outputs": [{"OutputKey": "EndpointURL", "OutputValue": "https://abc123.execute-api.us-east-2.amazonaws.com/api/"},
-                    {"OutputKey": "StaffUserPoolId", "OutputValue": "us-east-2_AbCdEf"}]}]})
+                    {"OutputKey": "StaffUserPoolId", "OutputValue": "us-east-2_AbCdEf"},
+                    {"OutputKey": "StaffUserPoolClientId", "OutputValue": "4abcdefghijklmnopqrstuv123"},
+                    {"OutputKey": "StaffSignInUrl",
+                     "OutputValue": "https://virtual-iop-prod-123456789012.auth.us-east-2.amazoncognito.com"}]}]})
     stubber.activate()
     return stubber
 
@@ -244,6 +247,13 @@ def test_deploy_uploads_once_and_runs_one_change_set(
     assert any("Modify  APIHandler" in line for line in said)
     config = (work / "prod" / "web" / "config.js").read_text()
     assert '"apiBase": "https://abc123.execute-api.us-east-2.amazonaws.com/api"' in config
+    # the staff page signs in through the pool's hosted sign-in, and may exchange its code there
+    sign_in = "https://virtual-iop-prod-123456789012.auth.us-east-2.amazoncognito.com"
+    payload = json.loads(config.split("window.IOP_CONFIG = ", 1)[1].rstrip().rstrip(";"))
+    assert payload["staffAuth"] == {"domain": sign_in, "clientId": "4abcdefghijklmnopqrstuv123"}
+    csp = json.loads((work / "prod" / "web" / "headers.json").read_text())["Content-Security-Policy"]
+    assert f"connect-src 'self' https://abc123.execute-api.us-east-2.amazonaws.com {sign_in};" in csp
+    assert (work / "prod" / "web" / "staff.html").is_file() and (work / "prod" / "web" / "staff.js").is_file()
 
 
 def test_an_unchanged_stack_is_no_changes_not_a_failure(

@@ -36,7 +36,7 @@ def assert_minimum_necessary(email: Any, intake_id: str, member_id: str) -> None
     assert email.destinations["ToAddresses"] == [STAFF]
     assert email.subject == SUBJECT
     assert intake_id in email.body
-    assert f"https://www.clinic.example/staff/intakes/{intake_id}" in email.body
+    assert f"https://www.clinic.example/staff.html?intake={intake_id}" in email.body
     everything = email.subject + "\n" + email.body
     for secret in (*PHI, member_id, "Example Health Plan", "EXAMPLE HEALTH PLAN", "PPO"):
         assert secret not in everything

@@ -86,7 +86,7 @@ def test_intake_staff_get_a_minimum_necessary_email_with_a_link(api: Any, aws: A
     [email] = aws.sent_email()
     assert email.destinations["ToAddresses"] == ["intake@clinic.example"]
     assert email.subject == "[Harbor Clinic] New intake received"
-    assert f"https://www.clinic.example/staff/intakes/{intake_id}" in email.body
+    assert f"https://www.clinic.example/staff.html?intake={intake_id}" in email.body
     everything = (email.subject + email.body).lower()
     for word in ("zelda", "quixotica", "phq", "gad", "score", "risk", "suicid", "crisis", "mental", "depress"):
         assert word not in everything

@@ -109,7 +109,7 @@ def test_two_misses_in_a_row_email_the_clinician_once_with_no_name_and_a_staff_l
     )
     task = next(e for e in emails if e["to"] == "intake@clinic.example")
     assert task["subject"] == "Harbor Clinic: follow-up task"
-    assert f"/staff/intakes/{p.intake_id}" in task["text"]
+    assert f"/staff.html?intake={p.intake_id}" in task["text"]
     assert "Alex" not in task["text"] and "Rivera" not in task["text"] and "grp" not in task["text"]
     third = record("grp-mwth:2027-03-11", p.intake_id, "missed", "2027-03-11T23:30:00Z")
     assert third["clinician_task"] is False  # the same streak: the task exists already

@@ -245,7 +245,7 @@ def test_the_staff_email_names_the_clinic_and_links_the_intake_and_nothing_else(
         email = sent(write)[-1]
         assert email.payload["to"] == "intake@clinic.example"
         assert email.payload["subject"] == "[Harbor Clinic] New intake received"
-        assert f"https://clinic.example/staff/intakes/{KEYED_ID}" in email.payload["text"]
+        assert f"https://clinic.example/staff.html?intake={KEYED_ID}" in email.payload["text"]
         text = (email.payload["subject"] + email.payload["text"]).lower()
         for value in (*PHI, "risk", "score", "phq", "crisis", "mental"):
             assert value.lower() not in text

@@ -1,0 +1,291 @@
+/*
+ * The staff intake page (staff.html?intake=<intake_id>): the page the intake, insurance and
+ * missed-session emails link to. It reads GET /staff/intakes/{intake_id} with the staff
+ * member's token and shows the scores first. Everything goes in through textContent only.
+ *
+ * Sign-in, from window.IOP_CONFIG (config.js):
+ * - staffAuth {domain, clientId} (written by `make deploy` from the stack's outputs): the
+ *   Cognito hosted sign-in (MFA) with the authorization code flow and PKCE; the ID token is kept
+ *   in this tab's sessionStorage until it expires, and never in the URL.
+ * - no staffAuth (the local stack): a token field for the output of `iop staff token`.
+ */
+(function () {
+  "use strict";
+
+  var config = window.IOP_CONFIG || {};
+  var API = String(config.apiBase || "").replace(/\/+$/, "");
+  var AUTH = config.staffAuth && config.staffAuth.domain && config.staffAuth.clientId ? config.staffAuth : null;
+  var TOKEN_KEY = "iop-staff-token";
+  var PKCE_KEY = "iop-staff-sign-in";
+  var INTAKE_ID = /^itk_[0-9A-HJKMNP-TV-Z]{26}$/;
+  var LABELS = {
+    minimal: "minimal", mild: "mild", moderate: "moderate", moderately_severe: "moderately severe",
+    severe: "severe", none: "no risk reported", low: "low risk", high: "high risk",
+    urgent_review: "urgent review", same_day_followup: "same-day follow-up", iop_indicated: "IOP indicated",
+    active: "active", inactive: "inactive", not_found: "member not found", error: "could not be checked"
+  };
+
+  function $(selector) {
+    return document.querySelector(selector);
+  }
+
+  function say(text) {
+    $("#staff-status").textContent = text || "";
+  }
+
+  function label(value) {
+    return Object.prototype.hasOwnProperty.call(LABELS, value) ? LABELS[value] : String(value);
+  }
+
+  function put(name, value) {
+    var text = value === null || value === undefined || value === "" ? "(not given)" : String(value);
+    document.querySelectorAll('[data-value="' + name + '"]').forEach(function (node) {
+      node.textContent = text;
+    });
+  }
+
+  function joined(parts) {
+    return parts.filter(function (p) { return p !== null && p !== undefined && p !== ""; }).join(", ");
+  }
+
+  // --- the token ------------------------------------------------------------------------------
+
+  function storedToken() {
+    try {
+      var saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+      if (saved && typeof saved.value === "string" && (!saved.expires || saved.expires > Date.now())) {
+        return saved.value;
+      }
+    } catch (ignored) {
+      // unreadable: treated as signed out
+    }
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  }
+
+  function keepToken(value, seconds) {
+    var expires = seconds ? Date.now() + (Number(seconds) - 30) * 1000 : 0;
+    sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ value: value, expires: expires }));
+  }
+
+  function forgetToken() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  // --- Cognito hosted sign-in: authorization code with PKCE ------------------------------------
+
+  function redirectUri() {
+    return window.location.origin + window.location.pathname;
+  }
+
+  function base64url(bytes) {
+    var text = "";
+    bytes.forEach(function (b) { text += String.fromCharCode(b); });
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomText(size) {
+    var bytes = new Uint8Array(size);
+    window.crypto.getRandomValues(bytes);
+    return base64url(bytes);
+  }
+
+  function hostedSignIn(intakeId) {
+    var verifier = randomText(48);
+    var state = randomText(16);
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state, intake: intakeId }));
+    return window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(function (digest) {
+      var query = new URLSearchParams({
+        response_type: "code", client_id: AUTH.clientId, redirect_uri: redirectUri(), scope: "openid email",
+        state: state, code_challenge_method: "S256", code_challenge: base64url(new Uint8Array(digest))
+      });
+      window.location.assign(AUTH.domain.replace(/\/+$/, "") + "/oauth2/authorize?" + query.toString());
+    });
+  }
+
+  /** Back from the hosted sign-in with ?code&state: the code for a token. Resolves to the intake id. */
+  function finishHostedSignIn(params) {
+    var pending = null;
+    try {
+      pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
+    } catch (ignored) {
+      pending = null;
+    }
+    sessionStorage.removeItem(PKCE_KEY);
+    if (!pending || pending.state !== params.get("state")) {
+      return Promise.reject(new Error("sign-in state"));
+    }
+    var body = new URLSearchParams({
+      grant_type: "authorization_code", client_id: AUTH.clientId, code: params.get("code"),
+      redirect_uri: redirectUri(), code_verifier: pending.verifier
+    });
+    return fetch(AUTH.domain.replace(/\/+$/, "") + "/oauth2/token", {
+      method: "POST", body: body, credentials: "omit", cache: "no-store",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" }
+    }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("token " + response.status);
+      }
+      return response.json();
+    }).then(function (answer) {
+      if (!answer || typeof answer.id_token !== "string") {
+        throw new Error("no id token");
+      }
+      keepToken(answer.id_token, answer.expires_in);
+      return pending.intake;
+    });
+  }
+
+  // --- the page -------------------------------------------------------------------------------
+
+  function showSignIn(why) {
+    $("#intake").hidden = true;
+    $("#sign-in").hidden = false;
+    $("#sign-in-hosted").hidden = !AUTH;
+    $("#sign-in-token").hidden = !!AUTH;
+    say(why);
+  }
+
+  function render(data) {
+    var scores = data.scores || {};
+    var phq9 = scores.phq9 || {};
+    var gad7 = scores.gad7 || {};
+    var cssrs = scores.cssrs || {};
+    var patient = data.patient || {};
+    put("intake_id", data.intake_id);
+    put("created_at", data.created_at);
+    put("status", data.status);
+    put("phq9_total", phq9.total);
+    put("phq9_band", phq9.band === undefined ? null : label(phq9.band));
+    put("phq9_item9", phq9.item9);
+    put("gad7_total", gad7.total);
+    put("gad7_band", gad7.band === undefined ? null : label(gad7.band));
+    put("cssrs_risk", cssrs.risk === undefined ? null : label(cssrs.risk));
+    put("flags", (data.flags || []).length ? data.flags.map(label).join(", ") : "none");
+    var urgent = $("#urgent");
+    if (data.urgency === "urgent" || data.urgency === "same_day") {
+      urgent.textContent = (data.urgency === "urgent" ? "Urgent review: " : "Same-day follow-up: ") +
+        "this screen shows suicide risk." + (data.crisis_case_id ? " On-call staff were paged (case " +
+        data.crisis_case_id + ")." : "");
+      urgent.hidden = false;
+    } else {
+      urgent.hidden = true;
+    }
+    var insurance = data.insurance || null;
+    put("insurance", insurance ? joined([insurance.payer_name, insurance.payer_id && "payer " + insurance.payer_id,
+      insurance.member_id && "member " + insurance.member_id]) : "none given");
+    var eligibility = data.eligibility || null;
+    put("eligibility", eligibility ? joined([label(eligibility.status),
+      eligibility.in_network === true ? "in network" : eligibility.in_network === false ? "out of network" : "",
+      eligibility.prior_auth_required ? "prior authorization required" : "",
+      typeof eligibility.copay === "number" ? "copay $" + eligibility.copay.toFixed(2) : ""]) :
+      (insurance ? "not checked yet" : "nothing to check"));
+    put("name", joined([patient.first_name, patient.last_name]));
+    put("date_of_birth", patient.date_of_birth);
+    put("phone", patient.phone);
+    put("email", patient.email);
+    put("timezone", patient.timezone);
+    var where = data.current_address || {};
+    put("current_address", joined([where.line1, where.line2, where.city, where.state, where.postal_code]));
+    var contact = data.emergency_contact || {};
+    put("emergency_contact", joined([contact.name, contact.relationship, contact.phone]));
+    var consent = data.consent || {};
+    put("consent", consent.accepted_at ? "accepted " + consent.accepted_at + " (text version " +
+      consent.text_version + ")" : null);
+    $("#sign-in").hidden = true;
+    $("#intake").hidden = false;
+    say("");
+    $("#staff-heading").focus();
+  }
+
+  function load(intakeId) {
+    var token = storedToken();
+    if (!token) {
+      showSignIn("Sign in to see this intake.");
+      return Promise.resolve();
+    }
+    say("Loading the intake\u2026");
+    return fetch(API + "/staff/intakes/" + encodeURIComponent(intakeId), {
+      headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store"
+    }).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        forgetToken();
+        showSignIn("Your sign-in is not valid or has expired. Sign in again.");
+        return null;
+      }
+      if (response.status === 404) {
+        $("#sign-in").hidden = true;
+        say("There is no intake with this id. Open the link from the email again.");
+        return null;
+      }
+      if (!response.ok) {
+        throw new Error("status " + response.status);
+      }
+      return response.json().then(render);
+    }).catch(function () {
+      say("The intake could not be loaded. Try again in a moment.");
+    });
+  }
+
+  function start() {
+    document.querySelectorAll("[data-clinic-name]").forEach(function (node) {
+      node.textContent = config.clinicName || node.textContent;
+    });
+    var params = new URLSearchParams(window.location.search);
+    var intakeId = params.get("intake");
+    var signingIn = AUTH && params.get("code") && params.get("state");
+
+    $("#sign-in-token").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var field = $("#staff-token");
+      var value = field.value.trim();
+      field.value = "";
+      if (!value) {
+        say("Enter your staff token.");
+        field.focus();
+        return;
+      }
+      keepToken(value, 0);
+      load(intakeId);
+    });
+    document.querySelector('[data-action="sign-in"]').addEventListener("click", function () {
+      hostedSignIn(intakeId);
+    });
+    document.querySelector('[data-action="sign-out"]').addEventListener("click", function () {
+      forgetToken();
+      if (AUTH) {
+        var query = new URLSearchParams({ client_id: AUTH.clientId, logout_uri: redirectUri() });
+        window.location.assign(AUTH.domain.replace(/\/+$/, "") + "/logout?" + query.toString());
+        return;
+      }
+      showSignIn("Signed out.");
+    });
+
+    if (signingIn) {
+      say("Signing you in\u2026");
+      finishHostedSignIn(params).then(function (id) {
+        window.history.replaceState(null, "", redirectUri() + "?intake=" + encodeURIComponent(id || ""));
+        if (!INTAKE_ID.test(id || "")) {
+          say("Signed in. Open an intake from its email link.");
+          return null;
+        }
+        return load(id);
+      }).catch(function () {
+        window.history.replaceState(null, "", redirectUri() + (intakeId ? "?intake=" + encodeURIComponent(intakeId) : ""));
+        showSignIn("Sign-in did not complete. Try again.");
+      });
+      return;
+    }
+    if (!INTAKE_ID.test(intakeId || "")) {
+      say("This link has no valid intake id. Open the link from the email again.");
+      return;
+    }
+    load(intakeId);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());
