@@ -135,6 +135,9 @@ def check_parameters(parameters: dict[str, Any], template_parameters: dict[str, 
     base = text.get("PublicBaseUrl", "")
     if base and urlsplit(base).scheme != "https":
         problems.append("parameters.PublicBaseUrl: must start with https://")
+    elif base.endswith("/") or urlsplit(base).query or urlsplit(base).fragment:
+        # staff emails link to <PublicBaseUrl>/staff.html, and Cognito calls back to exactly that
+        problems.append("parameters.PublicBaseUrl: the site's address without a trailing '/', query or '#'")
     for name in ("ApiThrottleRateLimit", "ApiThrottleBurstLimit", "LogRetentionDays"):
         if name in text and not text[name].isdigit():
             problems.append(f"parameters.{name}: must be a whole number")

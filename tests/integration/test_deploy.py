@@ -90,6 +90,7 @@ def test_a_complete_stage_file_loads_with_the_stage_name_as_a_parameter(tmp_path
     ({"parameters.OpsEmial": "ops@lakesidebh.org"}, "parameters.OpsEmial: not a template parameter"),
     ({"parameters.LogRetentionDays": 100}, "parameters.LogRetentionDays: one of"),
     ({"parameters.PublicBaseUrl": "http://www.lakesidebh.org"}, "parameters.PublicBaseUrl: must start with https"),
+    ({"parameters.PublicBaseUrl": "https://www.lakesidebh.org/"}, "parameters.PublicBaseUrl: the site's address"),
     ({"region": "ohio"}, "region: an AWS region"),
     ({"artifact_bucket": "No_Such Bucket"}, "artifact_bucket:"),
     ({"website": {"apiBase": "http://api.lakesidebh.org"}}, "website.apiBase:"),
