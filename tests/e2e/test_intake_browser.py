@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pytest
 
@@ -26,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 INTAKES = "virtual-iop-local-intakes"
 CRISIS = "virtual-iop-local-crisis"
+T = TypeVar("T")
 
 
 def get_item(stack: Stack, table: str, pk: str, sk: str) -> dict[str, Any] | None:
@@ -37,6 +39,16 @@ def get_item(stack: Stack, table: str, pk: str, sk: str) -> dict[str, Any] | Non
     if item is None:
         return None
     return {"kind": item["kind"]["S"], "data": json.loads(item["data"]["S"]) if "data" in item else None}
+
+
+def eventually(read: Callable[[], T], timeout: float = 30.0) -> T:
+    """``read()`` once it is truthy: what the outbox relay writes lands seconds after the 201."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
 
 
 def patients_with_email(stack: Stack, email: str) -> list[dict[str, Any]]:
@@ -91,7 +103,8 @@ def test_a_full_submission_lands_in_dynamodb(site: Site, stack: Stack) -> None:
     assert data["answers"]["insurance"]["member_id"] == "W200143877"
     assert data["scores"]["phq9"]["total"] == 4 and data["crisis_case_id"] is None
     assert data["consent"]["telehealth"] is True and data["consent"]["accepted_at"]
-    patient = get_item(stack, INTAKES, f"PATIENT#{data['patient_id']}", "PROFILE")
+    # the intake's one write carries its patient record; the outbox relay puts it in place
+    patient = eventually(lambda: get_item(stack, INTAKES, f"PATIENT#{data['patient_id']}", "PROFILE"))
     assert patient is not None
     assert patient["data"]["timezone"] == "America/Denver"
     assert patient["data"]["phone"] == "+13035550148"  # "(303) 555-0148", stored as E.164
@@ -111,6 +124,8 @@ def test_a_double_click_on_submit_stores_one_intake(site: Site, stack: Stack) ->
     site.settle()
 
     assert len(site.intake_posts) == 1, site.intake_posts
+    eventually(lambda: patients_with_email(stack, email))
+    site.settle(1000)
     patients = patients_with_email(stack, email)
     assert len(patients) == 1, patients
     assert patients[0]["intake_ids"] == [intake_id]
@@ -122,7 +137,8 @@ def test_two_clicks_in_one_task_still_send_one_request(site: Site, stack: Stack)
 
     site.page.eval_on_selector("[data-action=submit]", "b => { b.click(); b.click(); }")
     site.wait_for_confirmation()
-    site.settle()
+    eventually(lambda: patients_with_email(stack, email))
+    site.settle(1000)
 
     assert len(site.intake_posts) == 1, site.intake_posts
     assert len(patients_with_email(stack, email)) == 1
