@@ -1,7 +1,9 @@
 /*
- * The staff intake page (staff.html?intake=<intake_id>): the page the intake, insurance and
- * missed-session emails link to. It reads GET /staff/intakes/{intake_id} with the staff
- * member's token and shows the scores first. Everything goes in through textContent only.
+ * The staff page: staff.html?intake=<intake_id> (the intake, insurance and missed-session emails
+ * link there) reads GET /staff/intakes/{intake_id} and shows the urgency and scores first;
+ * staff.html?case=<case_id> (the acknowledgement page and SMS link there) reads
+ * GET /staff/cases/{case_id} and shows who to call back first. Both with the staff member's
+ * token. Everything goes in through textContent only.
  *
  * Sign-in, from window.IOP_CONFIG (config.js):
  * - staffAuth {domain, clientId} (written by `make deploy` from the stack's outputs): the
@@ -18,11 +20,15 @@
   var TOKEN_KEY = "iop-staff-token";
   var PKCE_KEY = "iop-staff-sign-in";
   var INTAKE_ID = /^itk_[0-9A-HJKMNP-TV-Z]{26}$/;
+  var CASE_ID = /^cas_[0-9A-HJKMNP-TV-Z]{26}$/;
+  var PHONE = /^\+[1-9][0-9]{6,14}$/;
   var LABELS = {
     minimal: "minimal", mild: "mild", moderate: "moderate", moderately_severe: "moderately severe",
     severe: "severe", none: "no risk reported", low: "low risk", high: "high risk",
     urgent_review: "urgent review", same_day_followup: "same-day follow-up", iop_indicated: "IOP indicated",
-    active: "active", inactive: "inactive", not_found: "member not found", error: "could not be checked"
+    active: "active", inactive: "inactive", not_found: "member not found", error: "could not be checked",
+    urgent: "Urgent.", same_day: "Follow up today.", open: "open", acknowledged: "acknowledged",
+    resolved: "resolved", web: "website", intake: "intake form", sms: "text message", link: "alert link"
   };
 
   function $(selector) {
@@ -90,10 +96,10 @@
     return base64url(bytes);
   }
 
-  function hostedSignIn(intakeId) {
+  function hostedSignIn(target) {
     var verifier = randomText(48);
     var state = randomText(16);
-    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state, intake: intakeId }));
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state, target: target }));
     return window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(function (digest) {
       var query = new URLSearchParams({
         response_type: "code", client_id: AUTH.clientId, redirect_uri: redirectUri(), scope: "openid email",
@@ -103,7 +109,8 @@
     });
   }
 
-  /** Back from the hosted sign-in with ?code&state: the code for a token. Resolves to the intake id. */
+  /** Back from the hosted sign-in with ?code&state: the code for a token. Resolves to the page's
+   * target ({kind, id}) from before the sign-in. */
   function finishHostedSignIn(params) {
     var pending = null;
     try {
@@ -132,7 +139,7 @@
         throw new Error("no id token");
       }
       keepToken(answer.id_token, answer.expires_in);
-      return pending.intake;
+      return pending.target || null;
     });
   }
 
@@ -140,6 +147,7 @@
 
   function showSignIn(why) {
     $("#intake").hidden = true;
+    $("#case").hidden = true;
     $("#sign-in").hidden = false;
     $("#sign-in-hosted").hidden = !AUTH;
     $("#sign-in-token").hidden = !!AUTH;
@@ -164,9 +172,13 @@
     put("flags", (data.flags || []).length ? data.flags.map(label).join(", ") : "none");
     var urgent = $("#urgent");
     if (data.urgency === "urgent" || data.urgency === "same_day") {
-      urgent.textContent = (data.urgency === "urgent" ? "Urgent review: " : "Same-day follow-up: ") +
-        "this screen shows suicide risk." + (data.crisis_case_id ? " On-call staff were paged (case " +
-        data.crisis_case_id + ")." : "");
+      $("#urgent-text").textContent = (data.urgency === "urgent" ? "Urgent review: " : "Same-day follow-up: ") +
+        "this screen shows suicide risk." + (data.crisis_case_id ? " On-call staff were paged." : "");
+      var caseLink = $("#urgent-case");
+      caseLink.hidden = !CASE_ID.test(data.crisis_case_id || "");
+      if (!caseLink.hidden) {
+        caseLink.querySelector("a").setAttribute("href", "?case=" + encodeURIComponent(data.crisis_case_id));
+      }
       urgent.hidden = false;
     } else {
       urgent.hidden = true;
@@ -180,7 +192,7 @@
       eligibility.prior_auth_required ? "prior authorization required" : "",
       typeof eligibility.copay === "number" ? "copay $" + eligibility.copay.toFixed(2) : ""]) :
       (insurance ? "not checked yet" : "nothing to check"));
-    put("name", joined([patient.first_name, patient.last_name]));
+    put("name", [patient.first_name, patient.last_name].filter(Boolean).join(" "));
     put("date_of_birth", patient.date_of_birth);
     put("phone", patient.phone);
     put("email", patient.email);
@@ -198,14 +210,73 @@
     $("#staff-heading").focus();
   }
 
-  function load(intakeId) {
+  function renderCase(data) {
+    var person = data.patient || {};
+    var screening = person.screening || {};
+    var scores = screening.scores || {};
+    var acked = data.acknowledged_by;
+    put("case_code", data.code);
+    put("case_status", data.status === undefined ? null : label(data.status));
+    put("case_urgency", data.urgency ? label(data.urgency) : "");
+    put("case_opened_at", data.opened_at);
+    put("case_source", data.source ? label(data.source) : null);
+    put("case_acknowledged", acked ? acked.name + " (" + label(acked.via) + ", " + acked.at + ")" :
+      (data.status === "resolved" ? "resolved " + (data.resolved_at || "") : "not yet: paging continues"));
+    var callback = $("#case-callback");
+    var number = String(person.callback_number || "");
+    callback.textContent = number || "No number given: see the timeline and the intake.";
+    if (PHONE.test(number)) {
+      callback.setAttribute("href", "tel:" + number);
+    } else {
+      callback.removeAttribute("href");
+    }
+    put("case_name", person.name);
+    var where = person.current_address || {};
+    put("case_where", joined([where.line1, where.line2, where.city, where.state, where.postal_code]));
+    var contact = person.emergency_contact || {};
+    put("case_emergency_contact", joined([contact.name, contact.relationship, contact.phone]));
+    put("case_message", person.message);
+    var phq9 = scores.phq9 || {};
+    var cssrs = scores.cssrs || {};
+    put("case_screening", person.screening ? joined([
+      phq9.total === undefined ? "" : "PHQ-9 " + phq9.total + " (" + label(phq9.band) + "), item 9: " + phq9.item9,
+      cssrs.risk === undefined ? "" : "C-SSRS: " + label(cssrs.risk),
+      (screening.flags || []).map(label).join(", ")
+    ]) : "no intake form");
+    var intake = $("#case-intake");
+    intake.hidden = !INTAKE_ID.test(person.intake_id || "");
+    if (!intake.hidden) {
+      intake.querySelector("a").setAttribute("href", "?intake=" + encodeURIComponent(person.intake_id));
+    }
+    var list = $("[data-testid=timeline]");
+    list.textContent = "";
+    (data.timeline || []).forEach(function (entry) {
+      var item = document.createElement("li");
+      var time = document.createElement("time");
+      time.textContent = String(entry.at || "");
+      item.appendChild(time);
+      item.appendChild(document.createTextNode(" " + String(entry.type || "").replace(/_/g, " ") +
+        (entry.by ? " by " + entry.by : "") + (entry.via ? " (" + label(entry.via) + ")" : "") +
+        (entry.source ? " (" + label(entry.source) + ")" : "")));
+      list.appendChild(item);
+    });
+    $("#sign-in").hidden = true;
+    $("#intake").hidden = true;
+    $("#case").hidden = false;
+    say("");
+    $("#staff-heading").focus();
+  }
+
+  function load(target) {
+    var isCase = target.kind === "case";
+    var path = (isCase ? "/staff/cases/" : "/staff/intakes/") + encodeURIComponent(target.id);
     var token = storedToken();
     if (!token) {
-      showSignIn("Sign in to see this intake.");
+      showSignIn(isCase ? "Sign in to see this crisis case." : "Sign in to see this intake.");
       return Promise.resolve();
     }
-    say("Loading the intake\u2026");
-    return fetch(API + "/staff/intakes/" + encodeURIComponent(intakeId), {
+    say(isCase ? "Loading the case\u2026" : "Loading the intake\u2026");
+    return fetch(API + path, {
       headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store"
     }).then(function (response) {
       if (response.status === 401 || response.status === 403) {
@@ -215,15 +286,17 @@
       }
       if (response.status === 404) {
         $("#sign-in").hidden = true;
-        say("There is no intake with this id. Open the link from the email again.");
+        say((isCase ? "There is no crisis case with this id." : "There is no intake with this id.") +
+          " Open the link from the message again.");
         return null;
       }
       if (!response.ok) {
         throw new Error("status " + response.status);
       }
-      return response.json().then(render);
+      return response.json().then(isCase ? renderCase : render);
     }).catch(function () {
-      say("The intake could not be loaded. Try again in a moment.");
+      say(isCase ? "The case could not be loaded. Try again in a moment." :
+        "The intake could not be loaded. Try again in a moment.");
     });
   }
 
@@ -232,7 +305,8 @@
       node.textContent = config.clinicName || node.textContent;
     });
     var params = new URLSearchParams(window.location.search);
-    var intakeId = params.get("intake");
+    var target = params.get("case") !== null ? { kind: "case", id: params.get("case") } :
+      { kind: "intake", id: params.get("intake") };
     var signingIn = AUTH && params.get("code") && params.get("state");
 
     $("#sign-in-token").addEventListener("submit", function (event) {
@@ -246,41 +320,45 @@
         return;
       }
       keepToken(value, 0);
-      load(intakeId);
+      load(target);
     });
     document.querySelector('[data-action="sign-in"]').addEventListener("click", function () {
-      hostedSignIn(intakeId);
+      hostedSignIn(target);
     });
-    document.querySelector('[data-action="sign-out"]').addEventListener("click", function () {
-      forgetToken();
-      if (AUTH) {
-        var query = new URLSearchParams({ client_id: AUTH.clientId, logout_uri: redirectUri() });
-        window.location.assign(AUTH.domain.replace(/\/+$/, "") + "/logout?" + query.toString());
-        return;
-      }
-      showSignIn("Signed out.");
+    document.querySelectorAll('[data-action="sign-out"]').forEach(function (button) {
+      button.addEventListener("click", function () {
+        forgetToken();
+        if (AUTH) {
+          var query = new URLSearchParams({ client_id: AUTH.clientId, logout_uri: redirectUri() });
+          window.location.assign(AUTH.domain.replace(/\/+$/, "") + "/logout?" + query.toString());
+          return;
+        }
+        showSignIn("Signed out.");
+      });
     });
 
     if (signingIn) {
       say("Signing you in\u2026");
-      finishHostedSignIn(params).then(function (id) {
-        window.history.replaceState(null, "", redirectUri() + "?intake=" + encodeURIComponent(id || ""));
-        if (!INTAKE_ID.test(id || "")) {
-          say("Signed in. Open an intake from its email link.");
+      finishHostedSignIn(params).then(function (back) {
+        var ok = back && (back.kind === "case" ? CASE_ID : INTAKE_ID).test(back.id || "");
+        window.history.replaceState(null, "", redirectUri() + (ok ? "?" + back.kind + "=" + encodeURIComponent(back.id) : ""));
+        if (!ok) {
+          say("Signed in. Open an intake or a case from its link.");
           return null;
         }
-        return load(id);
+        return load(back);
       }).catch(function () {
-        window.history.replaceState(null, "", redirectUri() + (intakeId ? "?intake=" + encodeURIComponent(intakeId) : ""));
+        window.history.replaceState(null, "", redirectUri());
         showSignIn("Sign-in did not complete. Try again.");
       });
       return;
     }
-    if (!INTAKE_ID.test(intakeId || "")) {
-      say("This link has no valid intake id. Open the link from the email again.");
+    if (!(target.kind === "case" ? CASE_ID : INTAKE_ID).test(target.id || "")) {
+      say("This link has no valid " + (target.kind === "case" ? "case" : "intake") +
+        " id. Open the link from the message again.");
       return;
     }
-    load(intakeId);
+    load(target);
   }
 
   if (document.readyState === "loading") {

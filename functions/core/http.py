@@ -50,6 +50,13 @@ def cors_headers(request_headers: Mapping[str, str] | None) -> dict[str, str]:
     return {}
 
 
+def preflight(request_headers: Mapping[str, str] | None) -> Response:
+    """A CORS preflight's answer (204): the security headers and, for an allowed origin, CORS."""
+    headers: dict[str, str | list[str]] = {k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Type"}
+    headers.update(cors_headers(request_headers))
+    return Response(body="", status_code=204, headers=headers)
+
+
 def json_response(status: int, body: Any, request_headers: Mapping[str, str] | None = None,
                   headers: Mapping[str, str] | None = None) -> Response:
     merged: dict[str, str | list[str]] = {**SECURITY_HEADERS, **cors_headers(request_headers), **(headers or {})}

@@ -20,7 +20,7 @@ from chalice.app import Blueprint, Response
 
 from functions.core.auth import staff_identity
 from functions.core.errors import DomainError
-from functions.core.http import error, json_response, mapped_errors, staff_authorizer
+from functions.core.http import error, json_response, mapped_errors, preflight, staff_authorizer
 from functions.core.log import get_logger
 from functions.crisis import messages
 
@@ -47,6 +47,13 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}"
     "button{font-size:1.25rem;padding:.75rem 2rem;border-radius:.5rem;border:0;background:#b00020;color:#fff}"
 )
+
+
+def _case_page(case_id: str) -> str:
+    from functions.core.links import staff_case_url
+    from functions.core.settings import get_settings
+
+    return staff_case_url(get_settings().public_base_url, case_id)
 
 
 def _page(status: int, title: str, body: str) -> Response:
@@ -131,7 +138,8 @@ def ack_link_confirm(token: str) -> Response:
             200,
             f"Case {outcome.code} is yours",
             f"<p>Thank you. Case <strong>{code}</strong> is acknowledged by you and paging has "
-            f"stopped.{told}</p><p>The case details are on the case page after staff sign-in.</p>",
+            f"stopped.{told}</p><p>Who to call back and where they are: "
+            f'<a href="{escape(_case_page(outcome.case_id))}">the case page</a> (staff sign-in).</p>',
         )
     if outcome.acked_by_name:
         who = escape(messages.first_name(outcome.acked_by_name))
@@ -145,6 +153,12 @@ def ack_link_confirm(token: str) -> Response:
         f"Case {outcome.code} already closed",
         f"<p>Case <strong>{code}</strong> is already {escape(outcome.status)}. No action needed.</p>",
     )
+
+
+@bp.route("/staff/cases/{case_id}", methods=["OPTIONS"])
+def staff_case_preflight(case_id: str) -> Response:
+    """The staff page (web/staff.html) reads the case from the website's origin: CORS preflight."""
+    return preflight(bp.current_request.headers)
 
 
 @bp.route("/staff/cases/{case_id}", methods=["GET"], authorizer=staff_authorizer)

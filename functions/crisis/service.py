@@ -47,6 +47,7 @@ from functions.core.errors import (
     PermanentError,
     RetryableError,
 )
+from functions.core.links import staff_case_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort, SmsPort
 from functions.core.queues import QueuePort
@@ -689,6 +690,7 @@ class AckOutcome:
     status: str
     acked_by_name: str | None
     others_told: bool
+    case_id: str = ""
 
 
 def _acknowledge(
@@ -704,7 +706,8 @@ def _acknowledge(
         if late is not None:
             store.add_event(case_id, f"lateack#{ids.new_id('ack')}", at, "ack_late", by=member.name, via=via)
             logger.info("late acknowledgement", extra={"case_id": case_id, "via": via})
-            return AckOutcome(False, state.code, state.status, late.acked_by.name if late.acked_by else None, False)
+            return AckOutcome(False, state.code, state.status, late.acked_by.name if late.acked_by else None, False,
+                              case_id)
         notice = next((a for a in actions if isinstance(a, NotifyAcknowledged)), None)
         data: dict[str, Any] = {**record.data, "state": state.model_dump(mode="json"), "status": state.status}
         if notice is not None:
@@ -724,7 +727,7 @@ def _acknowledge(
 
                 queue = SqsPublisher()
             _publish(queue, {"case_id": case_id, "type": "acknowledged", "event_id": f"ack-{case_id}"})
-        return AckOutcome(True, state.code, state.status, member.name, notice is not None)
+        return AckOutcome(True, state.code, state.status, member.name, notice is not None, case_id)
     raise RetryableError("crisis case keeps changing")
 
 
@@ -772,7 +775,8 @@ def _ack_reply(phone: str, text: str, at: datetime, queue: QueuePort | None) -> 
         return messages.ack_refused_sms(clinic)
     outcome = _acknowledge(record.case_id, matches[0], "sms", at, queue)
     if outcome.accepted:
-        return messages.ack_confirmed_sms(clinic, outcome.code, None, outcome.others_told)
+        link = staff_case_url(get_settings().public_base_url, outcome.case_id)
+        return messages.ack_confirmed_sms(clinic, outcome.code, link, outcome.others_told)
     return messages.ack_late_sms(
         clinic,
         outcome.code,

@@ -25,7 +25,7 @@ from chalice.app import Blueprint, Response
 
 from functions.core.clock import now
 from functions.core.errors import DomainError
-from functions.core.http import SECURITY_HEADERS, cors_headers, json_response, mapped_errors, staff_authorizer
+from functions.core.http import json_response, mapped_errors, preflight, staff_authorizer
 from functions.core.log import get_logger
 from functions.intake.errors import FieldError, ValidationFailed
 from functions.intake.schema import crisis_resources, parse_crisis, parse_intake
@@ -127,9 +127,7 @@ def _start(request: Request) -> None:
 
 
 def _preflight() -> Response:
-    headers: dict[str, str | list[str]] = {k: v for k, v in SECURITY_HEADERS.items() if k != "Content-Type"}
-    headers.update(cors_headers(bp.current_request.headers))
-    return Response(body="", status_code=204, headers=headers)
+    return preflight(bp.current_request.headers)
 
 
 # --- POST /intake -----------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_a_clinician_signs_in_with_a_token_and_sees_a_risky_intakes_scores(tab: 
     assert "same-day follow-up" in tab.text("flags")
     urgent = tab.page.locator("[data-testid=urgent]")
     assert urgent.is_visible() and "suicide risk" in urgent.inner_text() and "paged" in urgent.inner_text()
-    assert tab.text("name") == "Zelda, Quixotica"  # first and last name, joined
+    assert tab.text("name") == "Zelda Quixotica"
     assert tab.text("phone") == "+12125550187"
     assert "WQX88231907" in tab.text("insurance")
     # the token stays in this tab only: a reload shows the intake without asking again
@@ -228,7 +228,7 @@ def test_a_returned_sign_in_with_a_foreign_state_is_refused(tab: Tab, stack: Sta
     assert "code=" not in tab.page.url
 
 
-def test_axe_finds_nothing_serious_signed_out_or_signed_in(browser: Any, stack: Stack) -> None:
+def test_axe_finds_nothing_serious_signed_out_on_an_intake_or_on_a_case(browser: Any, stack: Stack) -> None:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: `npm ci` installs axe-core (make test does)")
     intake_id = submit(stack, risky=True)
@@ -238,11 +238,14 @@ def test_axe_finds_nothing_serious_signed_out_or_signed_in(browser: Any, stack: 
         page.goto(f"{stack.web}/staff.html?intake={intake_id}")
         page.wait_for_selector("#sign-in-token:not([hidden])")
         found = []
-        for state in ("signed out", "signed in"):
-            if state == "signed in":
+        for state in ("signed out", "intake", "crisis case"):
+            if state == "intake":
                 page.fill("#staff-token", staff_token(stack))
                 page.keyboard.press("Enter")
                 page.wait_for_selector("[data-testid=intake]:not([hidden])")
+            if state == "crisis case":
+                page.click("[data-testid=urgent-case-link]")
+                page.wait_for_selector("[data-testid=case]:not([hidden])")
             page.add_script_tag(path=str(AXE))
             result = page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
@@ -253,3 +256,30 @@ def test_axe_finds_nothing_serious_signed_out_or_signed_in(browser: Any, stack: 
         assert all(not ids for _, ids in found), found
     finally:
         context.close()
+
+
+def test_from_a_risky_intake_to_its_crisis_case_who_to_call_back_and_the_timeline(tab: Tab, stack: Stack) -> None:
+    intake_id = submit(stack, risky=True)
+    token = staff_token(stack)
+    view = request("GET", f"{stack.api}/staff/intakes/{intake_id}", headers={"Authorization": f"Bearer {token}"})
+    case_id = str(view.body["crisis_case_id"])
+    tab.page.goto(f"{stack.web}/staff.html?intake={intake_id}")
+    tab.page.fill("#staff-token", token)
+    tab.page.click("[data-action=token-sign-in]")
+    tab.page.click("[data-testid=urgent-case-link]")
+    tab.page.wait_for_selector("[data-testid=case]:not([hidden])")
+
+    assert tab.page.url == f"{stack.web}/staff.html?case={case_id}"
+    callback = tab.page.locator("[data-testid=callback]")
+    assert callback.inner_text() == "+12125550187" and callback.get_attribute("href") == "tel:+12125550187"
+    assert tab.text("case_name") == "Zelda Quixotica"
+    assert tab.text("case_status") in ("open", "acknowledged")
+    assert "PHQ-9" in tab.text("case_screening") and "item 9: 2" in tab.text("case_screening")
+    assert "opened" in tab.page.locator("[data-testid=timeline]").inner_text()
+    # and back to the form
+    tab.page.click("[data-testid=case-intake-link]")
+    tab.page.wait_for_selector("[data-testid=intake]:not([hidden])")
+    assert tab.text("intake_id") == intake_id
+
+    tab.page.goto(f"{stack.web}/staff.html?case=cas_{'0' * 26}")
+    says(tab, "no crisis case with this id")

@@ -44,6 +44,7 @@ def test_ack_by_sms_stops_the_chain_and_everyone_paged_is_told_who_took_it(crisi
     reply_to, reply = crisis.sms()[before]
     assert reply_to == STAFF["Chen"][0]
     assert reply.startswith(f"Harbor Clinic: thank you, case {code} is yours. The others paged have been told.")
+    assert reply.endswith(f"Details (staff sign-in): https://www.clinic.example/staff.html?case={case_id}")
 
     crisis.deliver()  # the "acknowledged" event: notices to Ana and Ben, not to Chen
     told = crisis.sms()[before + 1 :]
@@ -112,6 +113,8 @@ def test_the_link_page_does_not_acknowledge_and_its_form_post_does(crisis: Crisi
 
         done = client.http.post(path, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"")
         assert done.status_code == 200 and f"Case {code} is yours" in done.body.decode()
+        # who to call back is one tap away: the staff case page
+        assert f'<a href="https://www.clinic.example/staff.html?case={case_id}">' in done.body.decode()
         state = crisis.case(case_id).state
         assert state.status == "acknowledged" and state.acked_by.name == "Ben Okafor" and state.acked_by.via == "link"
 
