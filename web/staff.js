@@ -2,8 +2,9 @@
  * The staff page: staff.html?intake=<intake_id> (the intake, insurance and missed-session emails
  * link there) reads GET /staff/intakes/{intake_id} and shows the urgency and scores first;
  * staff.html?case=<case_id> (the acknowledgement page and SMS link there) reads
- * GET /staff/cases/{case_id} and shows who to call back first. Both with the staff member's
- * token. Everything goes in through textContent only.
+ * GET /staff/cases/{case_id} and shows who to call back first, and closes an open case with a
+ * note (POST /staff/cases/{case_id}/resolve). All with the staff member's token. Everything goes
+ * in through textContent only.
  *
  * Sign-in, from window.IOP_CONFIG (config.js):
  * - staffAuth {domain, clientId} (written by `make deploy` from the stack's outputs): the
@@ -22,6 +23,7 @@
   var INTAKE_ID = /^itk_[0-9A-HJKMNP-TV-Z]{26}$/;
   var CASE_ID = /^cas_[0-9A-HJKMNP-TV-Z]{26}$/;
   var PHONE = /^\+[1-9][0-9]{6,14}$/;
+  var shown = null; // the {kind, id} last asked for: what the resolve form acts on
   var LABELS = {
     minimal: "minimal", mild: "mild", moderate: "moderate", moderately_severe: "moderately severe",
     severe: "severe", none: "no risk reported", low: "low risk", high: "high risk",
@@ -257,9 +259,10 @@
       item.appendChild(time);
       item.appendChild(document.createTextNode(" " + String(entry.type || "").replace(/_/g, " ") +
         (entry.by ? " by " + entry.by : "") + (entry.via ? " (" + label(entry.via) + ")" : "") +
-        (entry.source ? " (" + label(entry.source) + ")" : "")));
+        (entry.source ? " (" + label(entry.source) + ")" : "") + (entry.note ? ": " + entry.note : "")));
       list.appendChild(item);
     });
+    $("#case-resolve").hidden = data.status === "resolved";
     $("#sign-in").hidden = true;
     $("#intake").hidden = true;
     $("#case").hidden = false;
@@ -267,7 +270,75 @@
     $("#staff-heading").focus();
   }
 
+  function noteError(message) {
+    var field = $("#resolve-note");
+    var error = $("#resolve-note-error");
+    error.textContent = message || "";
+    error.hidden = !message;
+    field.setAttribute("aria-describedby", "resolve-note-hint" + (message ? " resolve-note-error" : ""));
+    if (message) {
+      field.setAttribute("aria-invalid", "true");
+      field.closest(".field").classList.add("has-error");
+      field.focus();
+    } else {
+      field.removeAttribute("aria-invalid");
+      field.closest(".field").classList.remove("has-error");
+    }
+  }
+
+  /** POST /staff/cases/{id}/resolve with the note; the note stays in its field until it is stored. */
+  function resolveCase(target) {
+    var field = $("#resolve-note");
+    var note = field.value.trim();
+    if (!note) {
+      noteError("Give a note saying how the case was resolved.");
+      return Promise.resolve();
+    }
+    var token = storedToken();
+    if (!token) {
+      showSignIn("Sign in again to close this case. Your note is kept.");
+      return Promise.resolve();
+    }
+    var button = $("[data-action=resolve]");
+    button.disabled = true;
+    noteError("");
+    say("Closing the case\u2026");
+    return fetch(API + "/staff/cases/" + encodeURIComponent(target.id) + "/resolve", {
+      method: "POST", credentials: "omit", cache: "no-store", body: JSON.stringify({ note: note }),
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }
+    }).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        forgetToken();
+        showSignIn("Your sign-in is not valid or has expired. Sign in again: your note is kept.");
+        return null;
+      }
+      if (response.status === 400 || response.status === 422) {
+        return response.json().then(function (answer) {
+          var first = (answer && answer.errors && answer.errors[0]) || {};
+          say("");
+          noteError(String(first.message || "The note was not accepted."));
+        });
+      }
+      if (response.status === 404) {
+        say("There is no crisis case with this id. Open the link from the message again.");
+        return null;
+      }
+      if (!response.ok) {
+        throw new Error("status " + response.status);
+      }
+      field.value = "";
+      return load(target).then(function () {
+        say("Case closed. Paging for it has stopped.");
+      });
+    }).catch(function () {
+      say("The case could not be closed. Your note is kept: try again in a moment.");
+    }).then(function () {
+      button.disabled = false;
+    });
+  }
+
   function load(target) {
+    shown = target;
     var isCase = target.kind === "case";
     var path = (isCase ? "/staff/cases/" : "/staff/intakes/") + encodeURIComponent(target.id);
     var token = storedToken();
@@ -309,6 +380,12 @@
       { kind: "intake", id: params.get("intake") };
     var signingIn = AUTH && params.get("code") && params.get("state");
 
+    $("#case-resolve").addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (shown && shown.kind === "case" && !$("[data-action=resolve]").disabled) {
+        resolveCase(shown);
+      }
+    });
     $("#sign-in-token").addEventListener("submit", function (event) {
       event.preventDefault();
       var field = $("#staff-token");

@@ -187,6 +187,12 @@ def staff_case_timeline(case_id: str) -> Response:
     )
 
 
+@bp.route("/staff/cases/{case_id}/resolve", methods=["OPTIONS"])
+def staff_case_resolve_preflight(case_id: str) -> Response:
+    """The staff page closes a case from the website's origin (a JSON POST): CORS preflight."""
+    return preflight(bp.current_request.headers)
+
+
 @bp.route("/staff/cases/{case_id}/resolve", methods=["POST"], authorizer=staff_authorizer)
 @mapped_errors
 def staff_case_resolve(case_id: str) -> Response:

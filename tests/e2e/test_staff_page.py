@@ -283,3 +283,52 @@ def test_from_a_risky_intake_to_its_crisis_case_who_to_call_back_and_the_timelin
 
     tab.page.goto(f"{stack.web}/staff.html?case=cas_{'0' * 26}")
     says(tab, "no crisis case with this id")
+
+
+def test_the_clinician_closes_the_case_with_a_note_and_paging_stops(tab: Tab, stack: Stack) -> None:
+    intake_id = submit(stack, risky=True)
+    token = staff_token(stack)
+    bearer = {"Authorization": f"Bearer {token}"}
+    case_id = str(request("GET", f"{stack.api}/staff/intakes/{intake_id}", headers=bearer).body["crisis_case_id"])
+    tab.page.goto(f"{stack.web}/staff.html?case={case_id}")
+    tab.page.fill("#staff-token", token)
+    tab.page.click("[data-action=token-sign-in]")
+    tab.page.wait_for_selector("[data-testid=case]:not([hidden])")
+    form = tab.page.locator("[data-testid=case-resolve]")
+    assert form.is_visible()
+
+    # no note: the error is next to the field, tied to it, and nothing is closed
+    tab.page.click("[data-action=resolve]")
+    error = tab.page.locator("#resolve-note-error")
+    error.wait_for(state="visible")
+    assert "note" in error.inner_text()
+    note = tab.page.locator("#resolve-note")
+    assert note.get_attribute("aria-invalid") == "true"
+    assert "resolve-note-error" in str(note.get_attribute("aria-describedby"))
+    assert request("GET", f"{stack.api}/staff/cases/{case_id}", headers=bearer).body["status"] != "resolved"
+
+    tab.page.fill("#resolve-note", "  Spoke with her at 21:40; safety plan reviewed, seen tomorrow 9:00.  ")
+    tab.page.click("[data-action=resolve]")
+    says(tab, "Case closed")
+    assert tab.text("case_status") == "resolved"
+    assert form.is_hidden() and error.is_hidden()
+    timeline = tab.page.locator("[data-testid=timeline]").inner_text()
+    assert "resolved by clinician@clinic.example: Spoke with her at 21:40; safety plan reviewed" in timeline
+    stored = request("GET", f"{stack.api}/staff/cases/{case_id}", headers=bearer).body
+    assert stored["status"] == "resolved"
+    # the chain has stopped: a tick an hour on pages nobody about this case
+    before = len(stack.outbox()["sms"])
+    moved = request("POST", stack.web + "/_local/clock", {"advance_seconds": 3600})
+    assert moved.status == 200, moved.body
+    stack.tick()
+    assert not [m for m in stack.outbox()["sms"][before:] if case_id in linked_case_ids(m["body"])]
+
+
+def linked_case_ids(sms_body: str) -> set[str]:
+    """The case ids named by a page's acknowledgement links (signed, base64 JSON claims)."""
+    ids = set()
+    for word in sms_body.split():
+        if "/crisis/ack/" in word:
+            payload = word.rsplit("/", 1)[1].split(".", 1)[0]
+            ids.add(str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("case_id")))
+    return ids
