@@ -329,6 +329,34 @@ API_ACCESS_LOG_FORMAT = json.dumps({
 }, separators=(",", ":"))
 
 
+# API Gateway answers some requests itself: the Cognito authorizer's 401/403, throttling's 429,
+# an integration timeout's 504. Without CORS headers on those, the website and the staff page see
+# a network error instead of the status (the staff page could not tell an expired sign-in from an
+# outage). The values match functions/core/http.py's (tests/integration/test_package.py checks);
+# the origin is the first of AllowedOrigins (a gateway response carries one static value).
+GATEWAY_ERROR_HEADERS: dict[str, Any] = {
+    "Access-Control-Allow-Origin": {"Fn::Sub": ["'${Origin}'", {
+        "Origin": {"Fn::Select": [0, {"Fn::Split": [",", ref("AllowedOrigins")]}]}}]},
+    "Vary": "'Origin'",
+    "Access-Control-Allow-Headers": "'Content-Type,Idempotency-Key,Authorization'",
+    "Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
+    "Cache-Control": "'no-store'",
+    "X-Content-Type-Options": "'nosniff'",
+}
+# the API's error shape (CONTRACTS.md): {"errors": [{"field", "message"}]}
+GATEWAY_ERROR_BODY = '{"errors":[{"field":"","message":$context.error.messageString}]}'
+
+
+def gateway_responses() -> dict[str, Any]:
+    return {
+        kind: {
+            "responseParameters": {f"gatewayresponse.header.{k}": v for k, v in GATEWAY_ERROR_HEADERS.items()},
+            "responseTemplates": {"application/json": GATEWAY_ERROR_BODY},
+        }
+        for kind in ("DEFAULT_4XX", "DEFAULT_5XX")
+    }
+
+
 def api_resources() -> dict[str, Any]:
     """Access logging for chalice's RestAPI (merged into its properties) and what it needs.
 
@@ -356,6 +384,8 @@ def api_resources() -> dict[str, Any]:
             "DependsOn": ["ApiGatewayAccount"],
             "Properties": {
                 "AccessLogSetting": {"DestinationArn": arn("ApiAccessLogGroup"), "Format": API_ACCESS_LOG_FORMAT},
+                # deep-merged into chalice's OpenAPI body
+                "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()},
                 "CacheClusterEnabled": False, "TracingEnabled": False,
                 # execution logging and data tracing stay off: they would write bodies (PHI) to logs
                 "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,

@@ -26,6 +26,10 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 
+# also on API Gateway's own error responses (infra/template.py GATEWAY_ERROR_HEADERS)
+CORS_ALLOW_HEADERS = "Content-Type,Idempotency-Key,Authorization"
+CORS_ALLOW_METHODS = "GET,POST,OPTIONS"
+
 F = TypeVar("F", bound=Callable[..., Response])
 
 # API Gateway checks staff tokens against the Cognito user pool before the Lambda runs
@@ -43,8 +47,8 @@ def cors_headers(request_headers: Mapping[str, str] | None) -> dict[str, str]:
         return {
             "Access-Control-Allow-Origin": origin,
             "Vary": "Origin",
-            "Access-Control-Allow-Headers": "Content-Type,Idempotency-Key,Authorization",
-            "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+            "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+            "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
             "Access-Control-Max-Age": "600",
         }
     return {}

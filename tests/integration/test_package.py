@@ -198,6 +198,29 @@ def test_the_api_stage_throttles_every_route_and_logs_no_bodies(template: dict[s
     assert parameters["ApiThrottleBurstLimit"]["Default"] == 100
 
 
+def test_api_gateways_own_errors_carry_cors_and_the_apis_error_shape(resources: dict[str, Any]) -> None:
+    """The authorizer's 401, throttling's 429 and a timeout's 504 come from API Gateway, not our
+    code: without CORS the website and the staff page would see a network error, not the status
+    (the staff page would not ask an expired sign-in to sign in again; the form would not say
+    "wait a minute")."""
+    from functions.core.http import CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, SECURITY_HEADERS
+
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    assert "/intake" in body["paths"], "the merge replaced chalice's API body"
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = {k.removeprefix("gatewayresponse.header."): v
+                   for k, v in responses[kind]["responseParameters"].items()}
+        assert headers["Access-Control-Allow-Origin"] == {"Fn::Sub": ["'${Origin}'", {
+            "Origin": {"Fn::Select": [0, {"Fn::Split": [",", {"Ref": "AllowedOrigins"}]}]}}]}, kind
+        assert headers["Access-Control-Allow-Headers"] == f"'{CORS_ALLOW_HEADERS}'", kind
+        assert headers["Access-Control-Allow-Methods"] == f"'{CORS_ALLOW_METHODS}'", kind
+        assert headers["Cache-Control"] == f"'{SECURITY_HEADERS['Cache-Control']}'", kind
+        template = responses[kind]["responseTemplates"]["application/json"]
+        rendered = json.loads(template.replace("$context.error.messageString", '"Unauthorized"'))
+        assert rendered == {"errors": [{"field": "", "message": "Unauthorized"}]}, kind
+
+
 def test_staff_routes_use_the_stacks_user_pool_not_the_placeholder(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
