@@ -98,10 +98,13 @@
     return base64url(bytes);
   }
 
-  function hostedSignIn(target) {
+  /** To the hosted sign-in; ``note``: a case note not sent yet, kept in this tab for the way back. */
+  function hostedSignIn(target, note) {
     var verifier = randomText(48);
     var state = randomText(16);
-    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier: verifier, state: state, target: target }));
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify({
+      verifier: verifier, state: state, target: target, note: note || ""
+    }));
     return window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(function (digest) {
       var query = new URLSearchParams({
         response_type: "code", client_id: AUTH.clientId, redirect_uri: redirectUri(), scope: "openid email",
@@ -111,8 +114,8 @@
     });
   }
 
-  /** Back from the hosted sign-in with ?code&state: the code for a token. Resolves to the page's
-   * target ({kind, id}) from before the sign-in. */
+  /** Back from the hosted sign-in with ?code&state: the code for a token. Resolves to what the
+   * page had before the sign-in: {target: {kind, id}, note}. */
   function finishHostedSignIn(params) {
     var pending = null;
     try {
@@ -141,7 +144,7 @@
         throw new Error("no id token");
       }
       keepToken(answer.id_token, answer.expires_in);
-      return pending.target || null;
+      return { target: pending.target || null, note: typeof pending.note === "string" ? pending.note : "" };
     });
   }
 
@@ -400,7 +403,8 @@
       load(target);
     });
     document.querySelector('[data-action="sign-in"]').addEventListener("click", function () {
-      hostedSignIn(target);
+      var onCase = shown && shown.kind === "case";
+      hostedSignIn(shown || target, onCase ? $("#resolve-note").value.trim() : "");
     });
     document.querySelectorAll('[data-action="sign-out"]').forEach(function (button) {
       button.addEventListener("click", function () {
@@ -416,14 +420,20 @@
 
     if (signingIn) {
       say("Signing you in\u2026");
-      finishHostedSignIn(params).then(function (back) {
+      finishHostedSignIn(params).then(function (kept) {
+        var back = kept.target;
         var ok = back && (back.kind === "case" ? CASE_ID : INTAKE_ID).test(back.id || "");
         window.history.replaceState(null, "", redirectUri() + (ok ? "?" + back.kind + "=" + encodeURIComponent(back.id) : ""));
         if (!ok) {
           say("Signed in. Open an intake or a case from its link.");
           return null;
         }
-        return load(back);
+        return load(back).then(function () {
+          if (back.kind === "case" && kept.note && !$("#case").hidden && !$("#case-resolve").hidden) {
+            $("#resolve-note").value = kept.note;
+            say("Signed in again. Your note is back in its field: press \u201cResolve the case\u201d to send it.");
+          }
+        });
       }).catch(function () {
         window.history.replaceState(null, "", redirectUri());
         showSignIn("Sign-in did not complete. Try again.");

@@ -158,17 +158,11 @@ def _b64url_sha256(text: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip("=")
 
 
-def test_hosted_sign_in_runs_the_code_flow_with_pkce_and_keeps_the_code_out_of_the_url(
-    tab_deployed_policy: Tab, stack: Stack
-) -> None:
-    """What `make deploy` configures (config.js staffAuth, the sign-in domain in connect-src),
-    against a fake Cognito: the authorize redirect carries an S256 challenge and a state, the
-    token request proves the verifier, and the ID token it returns reads the intake."""
-    intake_id = submit(stack, risky=True)
-    token = staff_token(stack)
+def fake_hosted_sign_in(page: Any, stack: Stack, token: str) -> dict[str, Any]:
+    """Route the page to a fake Cognito: config.js names it (as `make deploy` writes it), its
+    authorize endpoint sends the browser straight back with a code, its token endpoint answers
+    with ``token``. Returns what the page sent to each ("authorize", "token")."""
     seen: dict[str, Any] = {}
-    tab = tab_deployed_policy
-    page = tab.page
     config = {"apiBase": stack.api, "clinicName": "Harbor Clinic", "clinicPhone": "+15555550100",
               "staffAuth": {"domain": SIGN_IN, "clientId": CLIENT_ID}}
 
@@ -197,6 +191,19 @@ def test_hosted_sign_in_runs_the_code_flow_with_pkce_and_keeps_the_code_out_of_t
     page.route("**/config.js", config_js)
     page.route(f"{SIGN_IN}/oauth2/authorize*", authorize)
     page.route(f"{SIGN_IN}/oauth2/token", token_endpoint)
+    return seen
+
+
+def test_hosted_sign_in_runs_the_code_flow_with_pkce_and_keeps_the_code_out_of_the_url(
+    tab_deployed_policy: Tab, stack: Stack
+) -> None:
+    """What `make deploy` configures (config.js staffAuth, the sign-in domain in connect-src),
+    against a fake Cognito: the authorize redirect carries an S256 challenge and a state, the
+    token request proves the verifier, and the ID token it returns reads the intake."""
+    intake_id = submit(stack, risky=True)
+    tab = tab_deployed_policy
+    page = tab.page
+    seen = fake_hosted_sign_in(page, stack, staff_token(stack))
 
     page.goto(f"{stack.web}/staff.html?intake={intake_id}")
     page.wait_for_selector("#sign-in-hosted:not([hidden])")
@@ -332,3 +339,36 @@ def linked_case_ids(sms_body: str) -> set[str]:
             payload = word.rsplit("/", 1)[1].split(".", 1)[0]
             ids.add(str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("case_id")))
     return ids
+
+
+def test_a_note_written_before_the_sign_in_expired_survives_the_hosted_sign_in(
+    tab_deployed_policy: Tab, stack: Stack
+) -> None:
+    """The clinician writes the closing note, but the sign-in has lapsed meanwhile: the page goes
+    to the hosted sign-in and back, and the note is still there to send."""
+    intake_id = submit(stack, risky=True)
+    token = staff_token(stack)
+    bearer = {"Authorization": f"Bearer {token}"}
+    case_id = str(request("GET", f"{stack.api}/staff/intakes/{intake_id}", headers=bearer).body["crisis_case_id"])
+    page = tab_deployed_policy.page
+    fake_hosted_sign_in(page, stack, token)
+    page.goto(f"{stack.web}/staff.html?case={case_id}")
+    page.click("[data-action=sign-in]")
+    page.wait_for_selector("[data-testid=case]:not([hidden])")
+
+    note = "Reached her sister; she is with her tonight. Intake call booked for 10:00."
+    page.fill("#resolve-note", note)
+    page.evaluate("() => sessionStorage.removeItem('iop-staff-token')")  # the sign-in lapsed
+    page.click("[data-action=resolve]")
+    page.wait_for_selector("#sign-in-hosted:not([hidden])")
+    assert "note is kept" in tab_deployed_policy.status()
+    page.click("[data-action=sign-in]")
+    says(tab_deployed_policy, "note is back")
+
+    assert page.url == f"{stack.web}/staff.html?case={case_id}"
+    assert page.input_value("#resolve-note") == note
+    assert request("GET", f"{stack.api}/staff/cases/{case_id}", headers=bearer).body["status"] != "resolved"
+    assert note not in page.evaluate("() => JSON.stringify(sessionStorage)")  # kept only for the way back
+    page.click("[data-action=resolve]")
+    says(tab_deployed_policy, "Case closed")
+    assert request("GET", f"{stack.api}/staff/cases/{case_id}", headers=bearer).body["status"] == "resolved"
