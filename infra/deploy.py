@@ -52,6 +52,9 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 LOCAL_ONLY_WEB = {"outbox.html", "outbox.js"}
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")  # the template's Stage AllowedPattern
 RESERVED_STAGES = {"local", "test"}  # the local stack's and the test suite's
+# the staff sign-in domain prefix is virtual-iop-<stage>-<account id>; Cognito refuses a prefix
+# containing any of these words, which would fail the stack half-way through its first deploy
+COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 # Parameters the clinic must set: the template's defaults are placeholders (clinic.example).
@@ -156,6 +159,9 @@ def load_stage(name: str, stages_dir: Path = STAGES) -> Stage:
                           "at most 16 characters"])
     if name in RESERVED_STAGES:
         raise StageError([f"stage {name!r} is reserved for the local stack and the tests"])
+    if any(word in name for word in COGNITO_RESERVED_WORDS):
+        raise StageError([f"stage {name!r}: the staff sign-in domain (virtual-iop-{name}-<account id>) may not "
+                          f"contain {', '.join(repr(w) for w in COGNITO_RESERVED_WORDS)} (Cognito refuses it)"])
     path = stages_dir / f"{name}.json"
     if not path.is_file():
         raise StageError([f"{path}: no such file (copy infra/stages/example.json and fill it in)"])

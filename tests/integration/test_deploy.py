@@ -107,7 +107,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "expected"), [("local", "reserved"), ("test", "reserved"),
-                                                ("Prod", "lower-case"), ("missing", "no such file")])
+                                                ("Prod", "lower-case"), ("missing", "no such file"),
+                                                ("aws-prod", "sign-in domain"), ("amazonia", "sign-in domain"),
+                                                ("cognito", "sign-in domain")])
 def test_reserved_malformed_and_missing_stages_are_refused(tmp_path: Path, name: str, expected: str) -> None:
     with pytest.raises(deploy.StageError) as raised:
         deploy.load_stage(name, tmp_path)
