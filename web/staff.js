@@ -3,8 +3,9 @@
  * link there) reads GET /staff/intakes/{intake_id} and shows the urgency and scores first;
  * staff.html?case=<case_id> (the acknowledgement page and SMS link there) reads
  * GET /staff/cases/{case_id} and shows who to call back first, and closes an open case with a
- * note (POST /staff/cases/{case_id}/resolve). All with the staff member's token. Everything goes
- * in through textContent only.
+ * note (POST /staff/cases/{case_id}/resolve); staff.html?session=<occurrence_id> reads
+ * GET /staff/sessions/{id} and records who attended (POST .../attendance). All with the staff
+ * member's token. Everything goes in through textContent only.
  *
  * Sign-in, from window.IOP_CONFIG (config.js):
  * - staffAuth {domain, clientId} (written by `make deploy` from the stack's outputs): the
@@ -22,6 +23,8 @@
   var PKCE_KEY = "iop-staff-sign-in";
   var INTAKE_ID = /^itk_[0-9A-HJKMNP-TV-Z]{26}$/;
   var CASE_ID = /^cas_[0-9A-HJKMNP-TV-Z]{26}$/;
+  var SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,80}$/; // a session id, or <series id>:<local date>
+  var VIEWS = ["intake", "case", "session"];
   var PHONE = /^\+[1-9][0-9]{6,14}$/;
   var shown = null; // the {kind, id} last asked for: what the resolve form acts on
   var LABELS = {
@@ -30,7 +33,8 @@
     urgent_review: "urgent review", same_day_followup: "same-day follow-up", iop_indicated: "IOP indicated",
     active: "active", inactive: "inactive", not_found: "member not found", error: "could not be checked",
     urgent: "Urgent.", same_day: "Follow up today.", open: "open", acknowledged: "acknowledged",
-    resolved: "resolved", web: "website", intake: "intake form", sms: "text message", link: "alert link"
+    resolved: "resolved", web: "website", intake: "intake form", sms: "text message", link: "alert link",
+    scheduled: "scheduled", cancelled: "cancelled", attended: "attended", missed: "missed"
   };
 
   function $(selector) {
@@ -150,9 +154,16 @@
 
   // --- the page -------------------------------------------------------------------------------
 
+  /** Show one of the views (or none: sign-in and messages only). */
+  function showView(name) {
+    VIEWS.forEach(function (view) {
+      $("#" + view).hidden = view !== name;
+    });
+    $("#sign-in").hidden = true;
+  }
+
   function showSignIn(why) {
-    $("#intake").hidden = true;
-    $("#case").hidden = true;
+    showView(null);
     $("#sign-in").hidden = false;
     $("#sign-in-hosted").hidden = !AUTH;
     $("#sign-in-token").hidden = !!AUTH;
@@ -209,8 +220,7 @@
     var consent = data.consent || {};
     put("consent", consent.accepted_at ? "accepted " + consent.accepted_at + " (text version " +
       consent.text_version + ")" : null);
-    $("#sign-in").hidden = true;
-    $("#intake").hidden = false;
+    showView("intake");
     say("");
     $("#staff-heading").focus();
   }
@@ -266,11 +276,124 @@
       list.appendChild(item);
     });
     $("#case-resolve").hidden = data.status === "resolved";
-    $("#sign-in").hidden = true;
-    $("#intake").hidden = true;
-    $("#case").hidden = false;
+    showView("case");
     say("");
     $("#staff-heading").focus();
+  }
+
+  function when(iso) {
+    var date = new Date(String(iso || ""));
+    if (isNaN(date.getTime())) {
+      return String(iso || "");
+    }
+    return date.toLocaleString(undefined, {
+      weekday: "short", month: "short", day: "numeric", year: "numeric", hour: "numeric", minute: "2-digit",
+      timeZoneName: "short"
+    });
+  }
+
+  function cell(row, content) {
+    var td = document.createElement("td");
+    if (typeof content === "string") {
+      td.textContent = content;
+    } else if (content) {
+      td.appendChild(content);
+    }
+    row.appendChild(td);
+    return td;
+  }
+
+  function renderSession(data) {
+    put("session_when", when(data.starts_at));
+    put("session_status", label(data.status || "scheduled"));
+    put("session_length", data.duration_minutes ? data.duration_minutes + " minutes." : "");
+    var open = data.status !== "cancelled";
+    var body = $("#participants");
+    body.textContent = "";
+    (data.participants || []).forEach(function (person) {
+      var row = document.createElement("tr");
+      row.setAttribute("data-intake", String(person.intake_id || ""));
+      var who = String(person.name || "Name not on file");
+      var name = document.createElement("a");
+      name.textContent = person.role === "family" ? "Family member of " + who : who;
+      if (INTAKE_ID.test(person.intake_id || "")) {
+        name.setAttribute("href", "?intake=" + encodeURIComponent(person.intake_id));
+      }
+      var first = document.createElement("th");
+      first.setAttribute("scope", "row");
+      first.appendChild(name);
+      row.appendChild(first);
+      cell(row, person.confirmed_at ? "yes (" + when(person.confirmed_at) + ")" : "no");
+      var status = document.createElement("span");
+      status.setAttribute("data-attendance", "");
+      status.textContent = person.attendance ? label(person.attendance) : "not recorded";
+      var box = cell(row, status);
+      if (open && person.role !== "family") {
+        ["attended", "missed"].forEach(function (choice) {
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "btn btn-secondary btn-small";
+          button.setAttribute("data-attendance-choice", choice);
+          button.setAttribute("aria-pressed", String(person.attendance === choice));
+          button.setAttribute("aria-label", (choice === "attended" ? "Attended: " : "Missed: ") + who);
+          button.setAttribute("aria-describedby", "attendance-hint");
+          button.textContent = choice === "attended" ? "Attended" : "Missed";
+          button.addEventListener("click", function () {
+            recordAttendance(data.occurrence_id, person, choice, row);
+          });
+          box.appendChild(document.createTextNode(" "));
+          box.appendChild(button);
+        });
+      }
+      body.appendChild(row);
+    });
+    showView("session");
+    say("");
+    $("#staff-heading").focus();
+  }
+
+  /** POST /staff/sessions/{id}/attendance; the row shows what the server stored. */
+  function recordAttendance(occurrenceId, person, choice, row) {
+    var token = storedToken();
+    if (!token) {
+      showSignIn("Sign in again to record attendance.");
+      return Promise.resolve();
+    }
+    var buttons = row.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    say("Recording\u2026");
+    return fetch(API + "/staff/sessions/" + encodeURIComponent(occurrenceId) + "/attendance", {
+      method: "POST", credentials: "omit", cache: "no-store",
+      body: JSON.stringify({ intake_id: person.intake_id, status: choice }),
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }
+    }).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        forgetToken();
+        showSignIn("Your sign-in is not valid or has expired. Sign in again.");
+        return null;
+      }
+      return response.json().then(function (answer) {
+        if (!response.ok) {
+          var first = (answer && answer.errors && answer.errors[0]) || {};
+          say(response.status === 409 ? "This session was cancelled: there is nothing to record." :
+            "Not recorded: " + (person.name || "this participant") + " " +
+            String(first.message || "could not be recorded") + ".");
+          return;
+        }
+        row.querySelector("[data-attendance]").textContent = label(answer.status);
+        row.querySelectorAll("[data-attendance-choice]").forEach(function (b) {
+          b.setAttribute("aria-pressed", String(b.getAttribute("data-attendance-choice") === answer.status));
+        });
+        var who = person.name || "The participant";
+        say(answer.status === "attended" ? who + ": attended." :
+          who + ": missed. A kind follow-up goes to them" +
+          (answer.clinician_task ? "; this is a second miss in a row, so intake staff get a follow-up task." : "."));
+      });
+    }).catch(function () {
+      say("Attendance could not be recorded. Try again in a moment.");
+    }).then(function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+    });
   }
 
   function noteError(message) {
@@ -340,17 +463,27 @@
     });
   }
 
+  /** What each kind of link (?intake=, ?case=, ?session=) reads and shows. */
+  function kind(name) {
+    return {
+      intake: { pattern: INTAKE_ID, path: "/staff/intakes/", noun: "intake", thing: "this intake", render: render },
+      "case": { pattern: CASE_ID, path: "/staff/cases/", noun: "case", thing: "this crisis case", render: renderCase,
+        missing: "There is no crisis case with this id." },
+      session: { pattern: SESSION_ID, path: "/staff/sessions/", noun: "session", thing: "this session",
+        render: renderSession }
+    }[name] || null;
+  }
+
   function load(target) {
     shown = target;
-    var isCase = target.kind === "case";
-    var path = (isCase ? "/staff/cases/" : "/staff/intakes/") + encodeURIComponent(target.id);
+    var k = kind(target.kind);
     var token = storedToken();
     if (!token) {
-      showSignIn(isCase ? "Sign in to see this crisis case." : "Sign in to see this intake.");
+      showSignIn("Sign in to see " + k.thing + ".");
       return Promise.resolve();
     }
-    say(isCase ? "Loading the case\u2026" : "Loading the intake\u2026");
-    return fetch(API + path, {
+    say("Loading the " + k.noun + "\u2026");
+    return fetch(API + k.path + encodeURIComponent(target.id), {
       headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store"
     }).then(function (response) {
       if (response.status === 401 || response.status === 403) {
@@ -359,18 +492,16 @@
         return null;
       }
       if (response.status === 404) {
-        $("#sign-in").hidden = true;
-        say((isCase ? "There is no crisis case with this id." : "There is no intake with this id.") +
-          " Open the link from the message again.");
+        showView(null);
+        say((k.missing || "There is no " + k.noun + " with this id.") + " Open the link from the message again.");
         return null;
       }
       if (!response.ok) {
         throw new Error("status " + response.status);
       }
-      return response.json().then(isCase ? renderCase : render);
+      return response.json().then(k.render);
     }).catch(function () {
-      say(isCase ? "The case could not be loaded. Try again in a moment." :
-        "The intake could not be loaded. Try again in a moment.");
+      say("The " + k.noun + " could not be loaded. Try again in a moment.");
     });
   }
 
@@ -380,6 +511,7 @@
     });
     var params = new URLSearchParams(window.location.search);
     var target = params.get("case") !== null ? { kind: "case", id: params.get("case") } :
+      params.get("session") !== null ? { kind: "session", id: params.get("session") } :
       { kind: "intake", id: params.get("intake") };
     var signingIn = AUTH && params.get("code") && params.get("state");
 
@@ -422,7 +554,7 @@
       say("Signing you in\u2026");
       finishHostedSignIn(params).then(function (kept) {
         var back = kept.target;
-        var ok = back && (back.kind === "case" ? CASE_ID : INTAKE_ID).test(back.id || "");
+        var ok = back && kind(back.kind) !== null && kind(back.kind).pattern.test(back.id || "");
         window.history.replaceState(null, "", redirectUri() + (ok ? "?" + back.kind + "=" + encodeURIComponent(back.id) : ""));
         if (!ok) {
           say("Signed in. Open an intake or a case from its link.");
@@ -440,8 +572,8 @@
       });
       return;
     }
-    if (!(target.kind === "case" ? CASE_ID : INTAKE_ID).test(target.id || "")) {
-      say("This link has no valid " + (target.kind === "case" ? "case" : "intake") +
+    if (!kind(target.kind).pattern.test(target.id || "")) {
+      say("This link has no valid " + kind(target.kind).noun +
         " id. Open the link from the message again.");
       return;
     }

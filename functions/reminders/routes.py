@@ -1,6 +1,6 @@
 """Staff routes of the reminders workflow (api_handler), behind the staff authorizer.
 
-    GET  /staff/sessions/{occurrence_id}             time, status, each participant's
+    GET  /staff/sessions/{occurrence_id}             time, status, each participant's name,
                                                      confirmation (reply C) and attendance
     POST /staff/sessions/{occurrence_id}/attendance  {"intake_id", "status": "attended|missed"}
 
@@ -18,7 +18,7 @@ from chalice.app import Blueprint, Response
 
 from functions.core.auth import staff_identity
 from functions.core.clock import now
-from functions.core.http import json_response, mapped_errors, staff_authorizer
+from functions.core.http import json_response, mapped_errors, preflight, staff_authorizer
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
@@ -52,6 +52,18 @@ def _attendance_body(raw: str | bytes | None) -> tuple[dict[str, str], list[tupl
     if errors:
         return {}, errors
     return {"intake_id": str(intake_id).strip(), "status": str(status)}, []
+
+
+@bp.route("/staff/sessions/{occurrence_id}", methods=["OPTIONS"])
+def session_preflight(occurrence_id: str) -> Response:
+    """The staff page (web/staff.html?session=<id>) reads the session from the website's origin."""
+    return preflight(bp.current_request.headers)
+
+
+@bp.route("/staff/sessions/{occurrence_id}/attendance", methods=["OPTIONS"])
+def attendance_preflight(occurrence_id: str) -> Response:
+    """... and records attendance from it (a JSON POST): CORS preflight."""
+    return preflight(bp.current_request.headers)
 
 
 @bp.route("/staff/sessions/{occurrence_id}/attendance", methods=["POST"], authorizer=staff_authorizer)

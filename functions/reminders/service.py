@@ -958,8 +958,8 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
 
 
 def session_view(occurrence_id: str) -> dict[str, Any]:
-    """What staff see of one occurrence: time, status, and each participant's confirmation and
-    attendance (ids only; names sit behind the intake view)."""
+    """What staff see of one occurrence (the staff page's session view): time, status, and each
+    participant's name, confirmation and attendance. A family member is named by their patient."""
     items = store.partition(f"OCC#{occurrence_id}")
     occ = next((i for i in items if i.sk == "OCC"), None)
     if occ is None:
@@ -969,6 +969,7 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
     psk = _person_occ_sk(info["starts_at"], occurrence_id)
     entries = {i.pk.removeprefix("PERSON#"): i for i in store.batch_get((f"PERSON#{p.key}", psk) for p in participants)}
     jobs = Counter(f"{i.state}:{i.reason}" if i.reason else str(i.state) for i in items if i.kind == "job")
+    names = {i: c.name for i, c in store.load_patients(sorted({p.intake_id for p in participants})).items()}
     return {
         "occurrence_id": occurrence_id,
         "series_id": info.get("series_id"),
@@ -979,6 +980,7 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
             {
                 "intake_id": p.intake_id,
                 "role": p.role,
+                "name": names.get(p.intake_id),
                 **({"contact_id": p.family.contact_id} if p.family is not None else {}),
                 "confirmed_at": entries[p.key].confirmed_at if p.key in entries else None,
                 "attendance": entries[p.key].attendance if p.key in entries else None,

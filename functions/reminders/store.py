@@ -346,6 +346,7 @@ class PatientContact:
     consent_sms: bool
     consent_email: bool
     channels: tuple[str, ...] | None  # preferences.channels; None when the intake has none
+    name: str | None = None  # for staff (the session page), never for a message
 
 
 def _patient_from(intake_id: str, intake: dict[str, Any], patient: dict[str, Any]) -> PatientContact:
@@ -360,6 +361,7 @@ def _patient_from(intake_id: str, intake: dict[str, Any], patient: dict[str, Any
         consent_sms=consent.get("sms") is True,
         consent_email=consent.get("email") is True,
         channels=tuple(str(c) for c in channels) if isinstance(channels, list) else None,
+        name=" ".join(str(patient[k]) for k in ("first_name", "last_name") if patient.get(k)) or None,
     )
 
 

@@ -14,6 +14,8 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -235,17 +237,20 @@ def test_a_returned_sign_in_with_a_foreign_state_is_refused(tab: Tab, stack: Sta
     assert "code=" not in tab.page.url
 
 
-def test_axe_finds_nothing_serious_signed_out_on_an_intake_or_on_a_case(browser: Any, stack: Stack) -> None:
+def test_axe_finds_nothing_serious_signed_out_on_an_intake_a_case_or_a_session(
+    browser: Any, stack: Stack, tmp_path: Path
+) -> None:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: `npm ci` installs axe-core (make test does)")
     intake_id = submit(stack, risky=True)
+    session_id = import_session(stack, tmp_path, [intake_id])
     context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 740})
     try:
         page = context.new_page()
         page.goto(f"{stack.web}/staff.html?intake={intake_id}")
         page.wait_for_selector("#sign-in-token:not([hidden])")
         found = []
-        for state in ("signed out", "intake", "crisis case"):
+        for state in ("signed out", "intake", "crisis case", "session"):
             if state == "intake":
                 page.fill("#staff-token", staff_token(stack))
                 page.keyboard.press("Enter")
@@ -253,6 +258,9 @@ def test_axe_finds_nothing_serious_signed_out_on_an_intake_or_on_a_case(browser:
             if state == "crisis case":
                 page.click("[data-testid=urgent-case-link]")
                 page.wait_for_selector("[data-testid=case]:not([hidden])")
+            if state == "session":
+                page.goto(f"{stack.web}/staff.html?session={session_id}")
+                page.wait_for_selector("[data-testid=session]:not([hidden])")
             page.add_script_tag(path=str(AXE))
             result = page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
@@ -372,3 +380,68 @@ def test_a_note_written_before_the_sign_in_expired_survives_the_hosted_sign_in(
     page.click("[data-action=resolve]")
     says(tab_deployed_policy, "Case closed")
     assert request("GET", f"{stack.api}/staff/cases/{case_id}", headers=bearer).body["status"] == "resolved"
+
+
+def import_session(stack: Stack, tmp_path: Path, intake_ids: list[str]) -> str:
+    """A group session starting 30 minutes from the local clock's now, with these patients."""
+    now = datetime.fromisoformat(str(request("GET", stack.web + "/_local/clock").body["now"]))
+    session_id = f"e2e-grp-{uuid.uuid4().hex[:8]}"
+    sessions = tmp_path / "sessions.json"
+    sessions.write_text(json.dumps({"sessions": [{
+        "session_id": session_id, "kind": "group", "starts_at": (now + timedelta(minutes=30)).isoformat(),
+        "duration_minutes": 180, "join_url": "https://meet.example/e2e-grp",
+        "participants": [{"intake_id": i} for i in intake_ids]}]}))
+    imported = stack.iop("sessions", "import", str(sessions))
+    assert imported.returncode == 0, imported.stderr
+    return session_id
+
+
+def test_a_clinician_records_who_attended_a_group_session(tab: Tab, stack: Stack, tmp_path: Path) -> None:
+    """staff.html?session=<id>: the participants by name, whether they confirmed, and Attended /
+    Missed buttons that store attendance (which drives the missed-session follow-ups)."""
+    zelda = submit(stack, risky=False)
+    other = form(risky=False)
+    other["patient"].update(first_name="Marisol", email=f"marisol.{uuid.uuid4().hex[:8]}@example.org",
+                            phone="+12125550144")
+    answer = request("POST", stack.api + "/intake", other, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert answer.status == 201, answer.body
+    marisol = str(answer.body["intake_id"])
+    session_id = import_session(stack, tmp_path, [zelda, marisol])
+
+    tab.page.goto(f"{stack.web}/staff.html?session={session_id}")
+    tab.page.fill("#staff-token", staff_token(stack))
+    tab.page.click("[data-action=token-sign-in]")
+    tab.page.wait_for_selector("[data-testid=session]:not([hidden])")
+    assert tab.text("session_status") == "scheduled"
+    rows = {name: tab.page.locator(f"#participants tr[data-intake='{intake}']")
+            for name, intake in (("zelda", zelda), ("marisol", marisol))}
+    assert rows["zelda"].locator("th").inner_text() == "Zelda Quixotica"
+    assert rows["zelda"].locator("th a").get_attribute("href") == f"?intake={zelda}"
+    assert rows["marisol"].locator("th").inner_text() == "Marisol Quixotica"
+    assert rows["marisol"].locator("[data-attendance]").inner_text() == "not recorded"
+
+    # before it starts, nothing can be recorded, and the page says why
+    rows["marisol"].locator("[data-attendance-choice=missed]").click()
+    says(tab, "once the session has started")
+    assert rows["marisol"].locator("[data-attendance]").inner_text() == "not recorded"
+
+    moved = request("POST", stack.web + "/_local/clock", {"advance_seconds": 45 * 60})
+    assert moved.status == 200, moved.body
+    rows["zelda"].locator("[data-attendance-choice=attended]").click()
+    says(tab, "Zelda Quixotica: attended")
+    rows["marisol"].locator("[data-attendance-choice=missed]").click()
+    says(tab, "Marisol Quixotica: missed. A kind follow-up")
+    assert rows["zelda"].locator("[data-attendance]").inner_text() == "attended"
+    assert rows["marisol"].locator("[data-attendance-choice=missed]").get_attribute("aria-pressed") == "true"
+    assert rows["marisol"].locator("[data-attendance-choice=attended]").get_attribute("aria-pressed") == "false"
+
+    bearer = {"Authorization": f"Bearer {staff_token(stack)}"}
+    stored = request("GET", f"{stack.api}/staff/sessions/{session_id}", headers=bearer).body
+    assert {p["intake_id"]: p["attendance"] for p in stored["participants"]} == {zelda: "attended", marisol: "missed"}
+    # a reload shows what was stored
+    tab.page.reload()
+    tab.page.wait_for_selector("[data-testid=session]:not([hidden])")
+    assert rows["marisol"].locator("[data-attendance]").inner_text() == "missed"
+
+    tab.page.goto(f"{stack.web}/staff.html?session=no-such-session")
+    says(tab, "no session with this id")

@@ -216,9 +216,11 @@ def test_staff_record_attendance_and_see_the_session(api: Any, make_patient: Any
     view = api.http.get("/staff/sessions/s1", headers=headers)
     assert view.status_code == 200
     assert view.json_body["participants"] == [
-        {"intake_id": p.intake_id, "role": "patient", "confirmed_at": None, "attendance": "missed"}
+        {"intake_id": p.intake_id, "role": "patient", "name": "Alex Rivera", "confirmed_at": None,
+         "attendance": "missed"}
     ]
-    assert "Alex" not in view.body.decode()
+    # the name, so a clinician can tell who is who; nothing else of the patient's
+    assert p.phone not in view.body.decode() and "example.com" not in view.body.decode()
     assert api.http.get("/staff/sessions/nope", headers=headers).status_code == 404
 
 
