@@ -376,8 +376,9 @@
         if (!response.ok) {
           var first = (answer && answer.errors && answer.errors[0]) || {};
           say(response.status === 409 ? "This session was cancelled: there is nothing to record." :
-            "Not recorded: " + (person.name || "this participant") + " " +
-            String(first.message || "could not be recorded") + ".");
+            response.status === 404 ? "Not recorded: this session or participant is gone. Reload the page." :
+            response.status === 422 ? "Not recorded: attendance " + String(first.message || "was not accepted") + "." :
+            "Not recorded. Try again in a moment.");
           return;
         }
         row.querySelector("[data-attendance]").textContent = label(answer.status);
