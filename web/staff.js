@@ -170,6 +170,31 @@
     say(why);
   }
 
+  /** One call to the API with the staff token (a JSON POST when ``body`` is not null). Resolves to
+   * the response, or to null when there is no valid sign-in: the sign-in is shown, saying ``why``. */
+  function staffCall(path, body, why) {
+    var token = storedToken();
+    if (!token) {
+      showSignIn(why);
+      return Promise.resolve(null);
+    }
+    var headers = { Authorization: "Bearer " + token };
+    var options = { headers: headers, credentials: "omit", cache: "no-store" };
+    if (body !== null) {
+      options.method = "POST";
+      options.body = JSON.stringify(body);
+      headers["Content-Type"] = "application/json";
+    }
+    return fetch(API + path, options).then(function (response) {
+      if (response.status === 401 || response.status === 403) {
+        forgetToken();
+        showSignIn("Your sign-in is not valid or has expired. " + why);
+        return null;
+      }
+      return response;
+    });
+  }
+
   function render(data) {
     var scores = data.scores || {};
     var phq9 = scores.phq9 || {};
@@ -354,22 +379,12 @@
 
   /** POST /staff/sessions/{id}/attendance; the row shows what the server stored. */
   function recordAttendance(occurrenceId, person, choice, row) {
-    var token = storedToken();
-    if (!token) {
-      showSignIn("Sign in again to record attendance.");
-      return Promise.resolve();
-    }
     var buttons = row.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     say("Recording\u2026");
-    return fetch(API + "/staff/sessions/" + encodeURIComponent(occurrenceId) + "/attendance", {
-      method: "POST", credentials: "omit", cache: "no-store",
-      body: JSON.stringify({ intake_id: person.intake_id, status: choice }),
-      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }
-    }).then(function (response) {
-      if (response.status === 401 || response.status === 403) {
-        forgetToken();
-        showSignIn("Your sign-in is not valid or has expired. Sign in again.");
+    return staffCall("/staff/sessions/" + encodeURIComponent(occurrenceId) + "/attendance",
+      { intake_id: person.intake_id, status: choice }, "Sign in again to record attendance.").then(function (response) {
+      if (response === null) {
         return null;
       }
       return response.json().then(function (answer) {
@@ -421,22 +436,13 @@
       noteError("Give a note saying how the case was resolved.");
       return Promise.resolve();
     }
-    var token = storedToken();
-    if (!token) {
-      showSignIn("Sign in again to close this case. Your note is kept.");
-      return Promise.resolve();
-    }
     var button = $("[data-action=resolve]");
     button.disabled = true;
     noteError("");
     say("Closing the case\u2026");
-    return fetch(API + "/staff/cases/" + encodeURIComponent(target.id) + "/resolve", {
-      method: "POST", credentials: "omit", cache: "no-store", body: JSON.stringify({ note: note }),
-      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" }
-    }).then(function (response) {
-      if (response.status === 401 || response.status === 403) {
-        forgetToken();
-        showSignIn("Your sign-in is not valid or has expired. Sign in again: your note is kept.");
+    return staffCall("/staff/cases/" + encodeURIComponent(target.id) + "/resolve", { note: note },
+      "Sign in again to close this case. Your note is kept.").then(function (response) {
+      if (response === null) {
         return null;
       }
       if (response.status === 400 || response.status === 422) {
@@ -478,18 +484,12 @@
   function load(target) {
     shown = target;
     var k = kind(target.kind);
-    var token = storedToken();
-    if (!token) {
-      showSignIn("Sign in to see " + k.thing + ".");
-      return Promise.resolve();
+    if (storedToken()) {
+      say("Loading the " + k.noun + "\u2026");
     }
-    say("Loading the " + k.noun + "\u2026");
-    return fetch(API + k.path + encodeURIComponent(target.id), {
-      headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store"
-    }).then(function (response) {
-      if (response.status === 401 || response.status === 403) {
-        forgetToken();
-        showSignIn("Your sign-in is not valid or has expired. Sign in again.");
+    var why = "Sign in to see " + k.thing + ".";
+    return staffCall(k.path + encodeURIComponent(target.id), null, why).then(function (response) {
+      if (response === null) {
         return null;
       }
       if (response.status === 404) {
