@@ -45,6 +45,7 @@ def _read_json(path: str) -> Any:
 def configure() -> None:
     """Find the stage's tables, queues and secrets through the AWS settings, as the functions do."""
     from functions.core import aws, clock, models, secrets, settings
+    from local.clock import OffsetClock
     from local.provision import provision
     from local.stack import CLOCK_PARAMETER, local_credentials
 
@@ -67,7 +68,7 @@ def configure() -> None:
     if stage == "local":
         try:
             offset = aws.client("ssm").get_parameter(Name=CLOCK_PARAMETER)["Parameter"]["Value"]
-            clock.set_clock(clock.OffsetClock(float(offset)))
+            clock.set_clock(OffsetClock(float(offset)))
         except Exception:  # noqa: S110 - no local clock published: the system clock it is
             pass
 

@@ -147,6 +147,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         from functions.core import aws, clock, models, secrets, settings
+        from local.clock import OffsetClock
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
         local_credentials()
@@ -175,7 +176,7 @@ class LocalStack:
         secrets.forget_secrets()
 
         saved = self._load_state()
-        self.clock = clock.OffsetClock(float(saved.get("clock_offset_seconds", 0.0)))
+        self.clock = OffsetClock(float(saved.get("clock_offset_seconds", 0.0)))
         clock.set_clock(self.clock)
         self._publish_clock()
         self.settings = settings.get_settings()

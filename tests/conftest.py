@@ -459,9 +459,10 @@ T0 = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 def fixed_clock() -> Iterator[Any]:
     """Installs a :class:`FixedClock` at 2026-03-02 14:05 UTC for every function; restores after."""
     from functions.core import clock
+    from tests.fakes import FixedClock
 
     previous = clock.get_clock()
-    fixed = clock.FixedClock(T0)
+    fixed = FixedClock(T0)
     clock.set_clock(fixed)
     yield fixed
     clock.set_clock(previous)

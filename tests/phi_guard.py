@@ -692,11 +692,11 @@ def install() -> None:
     botocore.client.ClientCreator.create_client = create_client
 
     # (c, d) the in-memory ports
-    from functions.core import messaging, queues
+    from tests.fakes import RecordingEmail, RecordingQueue, RecordingSms
 
-    original_sms = messaging.RecordingSms.send_sms
-    original_email = messaging.RecordingEmail.send_email
-    original_publish = queues.RecordingQueue.publish
+    original_sms = RecordingSms.send_sms
+    original_email = RecordingEmail.send_email
+    original_publish = RecordingQueue.publish
 
     def send_sms(self: Any, to: str, body: str) -> str:
         frames = _code_frames()
@@ -717,9 +717,9 @@ def install() -> None:
             check("sqs.attribute", dedup_id, _where(frames))
         return original_publish(self, queue_url, body, delay_seconds=delay_seconds, dedup_id=dedup_id)
 
-    messaging.RecordingSms.send_sms = send_sms  # type: ignore[method-assign]
-    messaging.RecordingEmail.send_email = send_email  # type: ignore[method-assign]
-    queues.RecordingQueue.publish = publish  # type: ignore[method-assign]
+    RecordingSms.send_sms = send_sms  # type: ignore[method-assign]
+    RecordingEmail.send_email = send_email  # type: ignore[method-assign]
+    RecordingQueue.publish = publish  # type: ignore[method-assign]
 
     # (e) exceptions out of Lambda entry points, and SQS record failures
     import chalice.app

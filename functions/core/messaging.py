@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from functions.core import aws
-from functions.core.errors import OptedOutError
 from functions.core.settings import get_settings
 
 
@@ -97,28 +96,3 @@ class SesEmail:
             }
         response = aws.call("sesv2", "SendEmail", ses.send_email, **kwargs)
         return str(response["MessageId"])
-
-
-class RecordingSms:
-    """An in-memory SMS port (tests, examples). Numbers in ``opted_out`` fail like SNS does."""
-
-    def __init__(self, opted_out: set[str] | None = None) -> None:
-        self.sent: list[tuple[str, str]] = []
-        self.opted_out = opted_out or set()
-
-    def send_sms(self, to: str, body: str) -> str:
-        if to in self.opted_out:
-            raise OptedOutError("sns.Publish failed: OptedOut")
-        self.sent.append((to, body))
-        return f"sms-{len(self.sent)}"
-
-
-class RecordingEmail:
-    """An in-memory email port (tests, examples)."""
-
-    def __init__(self) -> None:
-        self.sent: list[Email] = []
-
-    def send_email(self, email: Email) -> str:
-        self.sent.append(email)
-        return f"email-{len(self.sent)}"

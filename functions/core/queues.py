@@ -36,18 +36,3 @@ class SqsPublisher:
             kwargs["MessageAttributes"] = {"dedup_id": {"DataType": "String", "StringValue": dedup_id}}
         response = aws.call("sqs", "SendMessage", sqs.send_message, **kwargs)
         return str(response["MessageId"])
-
-
-class RecordingQueue:
-    """An in-memory queue port (tests). Set ``fail`` to simulate an unreachable queue."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict[str, Any], int]] = []
-        self.fail: Exception | None = None
-
-    def publish(self, queue_url: str, body: dict[str, Any], *, delay_seconds: int = 0,
-                dedup_id: str | None = None) -> str:
-        if self.fail is not None:
-            raise self.fail
-        self.messages.append((queue_url, body, delay_seconds))
-        return f"msg-{len(self.messages)}"

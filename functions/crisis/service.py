@@ -105,14 +105,6 @@ class EmfAlarms:
         count(metric)
 
 
-class RecordingAlarms:
-    def __init__(self) -> None:
-        self.raised: list[str] = []
-
-    def alarm(self, metric: str) -> None:
-        self.raised.append(metric)
-
-
 @dataclass
 class Ports:
     sms: SmsPort

@@ -465,8 +465,9 @@ def simulate(patients: int, days: int = 7) -> dict[str, Any]:
         from local.pump import Pump
         from local.runtime import invoke
         from tests.conftest import reset_caches
+        from tests.fakes import FixedClock
 
-        fixed = clock.FixedClock(WEEK_START - timedelta(days=20))
+        fixed = FixedClock(WEEK_START - timedelta(days=20))
         # SQS delays and visibility follow the scripted clock, as the local stack's clock would
         setattr(sqs_models, "unix_time", lambda dt=None: fixed.now().timestamp())  # noqa: B010
         setattr(sqs_models, "unix_time_millis", lambda dt=None: fixed.now().timestamp() * 1000)  # noqa: B010

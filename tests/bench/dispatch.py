@@ -214,6 +214,7 @@ def run(sessions: int, due: int, workers: int, counter: ItemsRead, repeat: int =
     from local import emulator
     from local.provision import provision
     from tests.conftest import reset_caches
+    from tests.fakes import FixedClock
 
     emulator.install()  # tests/conftest.py installs it too: said here, where it matters
 
@@ -225,7 +226,7 @@ def run(sessions: int, due: int, workers: int, counter: ItemsRead, repeat: int =
         import boto3
 
         boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=os.environ["IOP_SENDER_EMAIL"])
-        clock.set_clock(clock.FixedClock(NOW))
+        clock.set_clock(FixedClock(NOW))
         written, setup = populate(sessions, due)
         # The emulator's table lives in this process's heap: freeze it out of the garbage
         # collector's view, or every full collection during the run walks 100,000s of moto items

@@ -21,10 +21,10 @@ from functions.core.auth import (
     issue_local_token,
     staff_identity,
 )
-from functions.core.clock import FixedClock
 from functions.core.http import SECURITY_HEADERS
 from functions.core.secrets import get_secret
 from functions.core.settings import get_settings
+from tests.fakes import FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
 LoadEvent = Callable[[str], dict[str, Any]]

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from functions.core.clock import FixedClock
 from functions.crisis import service
 from functions.crisis.handler import escalate_crisis
+from tests.fakes import FixedClock
 
 LoadEvent = Callable[[str], dict[str, Any]]
 ROOT = Path(__file__).resolve().parents[2]

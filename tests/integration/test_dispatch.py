@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functions.core.clock import FixedClock
 from functions.reminders.handler import dispatch_reminders
+from tests.fakes import FixedClock
 
 LoadEvent = Callable[[str], dict[str, Any]]
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from functions.core.contacts import set_sms_opt_out, sms_opted_out
-from functions.core.messaging import RecordingSms
 from functions.core.settings import get_settings
 from functions.reminders.handler import handle_inbound_sms
+from tests.fakes import RecordingSms
 
 LoadEvent = Callable[[str], dict[str, Any]]
 PATIENT = "+12025550123"  # the sample's first sender

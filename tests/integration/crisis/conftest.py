@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from functions.core.clock import FixedClock, iso
+from functions.core.clock import iso
 from functions.core.models import CrisisItem, bind_models
 from functions.core.queues import SqsPublisher
+from tests.fakes import FixedClock
 
 VISIBILITY_SECONDS = 180
 API_BASE = "https://api.clinic.example/api"

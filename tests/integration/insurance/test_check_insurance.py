@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from functions.core.clock import FixedClock, iso
+from functions.core.clock import iso
 from functions.insurance.coverage import STAFF_ACTION_REASONS
+from tests.fakes import FixedClock
 from tests.integration.insurance.conftest import PHI, Checker, Sent
 
 SUBJECT = "[Harbor Clinic] Insurance needs review"

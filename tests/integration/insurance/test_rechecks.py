@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from functions.core.clock import FixedClock
+from tests.fakes import FixedClock
 from tests.integration.insurance.conftest import PHI, Checker, Sent
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "eligibility"

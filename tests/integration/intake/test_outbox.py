@@ -261,7 +261,7 @@ def test_relaying_the_same_events_twice_deletes_once_and_counts_the_second_as_al
 ) -> None:
     from functions.core import outbox
     from functions.core.models import bind_models
-    from functions.core.queues import RecordingQueue
+    from tests.fakes import RecordingQueue
 
     bind_models()
     event = outbox.OutboxEvent.queue_message(
@@ -284,9 +284,8 @@ def test_relaying_the_same_events_twice_deletes_once_and_counts_the_second_as_al
 
 def test_relay_without_items_reads_every_pending_event_from_the_index(aws: Any, items: Any, fixed_clock: Any) -> None:
     from functions.core import outbox
-    from functions.core.messaging import RecordingEmail
     from functions.core.models import bind_models
-    from functions.core.queues import RecordingQueue
+    from tests.fakes import RecordingEmail, RecordingQueue
 
     bind_models()
     for n in range(6):
@@ -333,9 +332,8 @@ def test_after_one_queue_failure_the_other_queue_events_wait_but_email_still_goe
     """An SQS outage costs the request one timeout, not one per event."""
     from functions.core import outbox
     from functions.core.errors import RetryableError
-    from functions.core.messaging import RecordingEmail
     from functions.core.models import bind_models
-    from functions.core.queues import RecordingQueue
+    from tests.fakes import RecordingEmail, RecordingQueue
 
     bind_models()
     at = fixed_clock.now()

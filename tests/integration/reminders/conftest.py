@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from functions.core import clock as core_clock
+from tests.fakes import FixedClock
 
 _phones = itertools.count(100)
 
@@ -103,9 +104,9 @@ def make_patient(aws: Any) -> MakePatient:
 
 
 @pytest.fixture
-def clock() -> Iterator[core_clock.FixedClock]:
+def clock() -> Iterator[FixedClock]:
     previous = core_clock.get_clock()
-    fixed = core_clock.FixedClock(utc("2027-03-08T12:00:00Z"))
+    fixed = FixedClock(utc("2027-03-08T12:00:00Z"))
     core_clock.set_clock(fixed)
     yield fixed
     core_clock.set_clock(previous)
@@ -187,7 +188,7 @@ def sent(aws: Any) -> Sent:
 
 @pytest.fixture
 def run_dispatch(
-    aws: Any, clock: core_clock.FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
+    aws: Any, clock: FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
 ) -> Callable[[str], dict[str, Any]]:
     """Set the clock to ``at`` and run the real dispatch_reminders handler once."""
     from functions.reminders.handler import dispatch_reminders
@@ -202,7 +203,7 @@ def run_dispatch(
 
 
 @pytest.fixture
-def import_file(clock: core_clock.FixedClock) -> Callable[..., Any]:
+def import_file(clock: FixedClock) -> Callable[..., Any]:
     from functions.reminders import service
 
     def run(
@@ -299,7 +300,7 @@ def sms_event(
 
 @pytest.fixture
 def text_in(
-    aws: Any, clock: core_clock.FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
+    aws: Any, clock: FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
 ) -> Callable[..., dict[str, Any]]:
     """Deliver one inbound SMS through the real handle_inbound_sms handler at time ``at``."""
     from functions.reminders.handler import handle_inbound_sms

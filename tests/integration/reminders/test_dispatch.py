@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from functions.core.contacts import set_sms_opt_out
-from functions.core.messaging import RecordingEmail, RecordingSms
 from functions.reminders import service, store
+from tests.fakes import RecordingEmail, RecordingSms
 from tests.integration.reminders.conftest import series, session, utc
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.messaging import RecordingEmail, RecordingSms
 from functions.reminders import service, store
+from tests.fakes import RecordingEmail, RecordingSms
 from tests.integration.reminders.conftest import session, utc
 
 

@@ -27,6 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from functions.core import clock as core_clock
 from functions.core.contacts import sms_opted_out
+from tests.fakes import FixedClock
 from tests.integration.reminders.conftest import intake_body, session, sms_event, utc
 
 ZONES = ("America/New_York", "America/Denver", "Asia/Kolkata")
@@ -50,7 +51,7 @@ def test_reminders_never_reach_an_opted_out_number_nor_twice_nor_at_night(
     from functions.reminders.handler import dispatch_reminders, handle_inbound_sms
 
     previous = core_clock.get_clock()
-    clock = core_clock.FixedClock(BASE)
+    clock = FixedClock(BASE)
     core_clock.set_clock(clock)
     sample = load_event("sqs_inbound_sms")
     schedule_event = load_event("schedule_dispatch")

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from functions.core import clock, ids
-from functions.core.clock import FixedClock, OffsetClock, SystemClock, iso
+from functions.core.clock import SystemClock, iso
 from functions.core.ids import new_id
+from local.clock import OffsetClock
+from tests.fakes import FixedClock
 
 T0 = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # Crockford base32: no I, L, O, U

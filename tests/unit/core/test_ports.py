@@ -15,13 +15,12 @@ from functions.core.messaging import (
     Attachment,
     Email,
     EmailPort,
-    RecordingEmail,
-    RecordingSms,
     SesEmail,
     SmsPort,
     SnsSms,
 )
-from functions.core.queues import MAX_DELAY_SECONDS, QueuePort, RecordingQueue, SqsPublisher
+from functions.core.queues import MAX_DELAY_SECONDS, QueuePort, SqsPublisher
+from tests.fakes import RecordingEmail, RecordingQueue, RecordingSms
 
 PATIENT = "+12025550123"
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/virtual-iop-test-crisis-events"
