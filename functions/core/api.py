@@ -7,8 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from functions.core.auth import staff_identity
-from functions.core.http import SECURITY_HEADERS, cors_headers, json_response, mapped_errors, staff_authorizer
+from functions.core.http import SECURITY_HEADERS, StaffCall, cors_headers, json_response, staff_route
 
 bp = Blueprint(__name__)
 
@@ -30,9 +29,6 @@ def health() -> Response:
     return json_response(200, {"status": "ok"}, bp.current_request.headers)
 
 
-@bp.route("/staff/me", methods=["GET"], authorizer=staff_authorizer)
-@mapped_errors
-def staff_me() -> Response:
-    request = bp.current_request
-    identity = staff_identity(request.headers, request.context)
-    return json_response(200, {"email": identity.email}, request.headers)
+@staff_route(bp, "/staff/me", methods=["GET"])
+def staff_me(call: StaffCall) -> Response:
+    return json_response(200, {"email": call.identity.email}, call.headers)

@@ -15,6 +15,7 @@ from typing import Any
 
 from functions.core import tokens
 from functions.core.clock import now
+from functions.core.errors import DomainError
 from functions.core.secrets import get_secret
 from functions.core.settings import get_settings
 
@@ -24,12 +25,20 @@ LOCAL_TOKEN_TTL_SECONDS = 12 * 3600
 USER_POOL_ARN_PLACEHOLDER = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_STAFFPOOL"
 
 
-class Unauthorized(Exception):
+class Unauthorized(DomainError):
     """No credentials were given (401)."""
 
+    status = 401
+    field = "authorization"
+    message = "Sign in to see this."
 
-class Forbidden(Exception):
+
+class Forbidden(DomainError):
     """Credentials were given but are not valid (403)."""
+
+    status = 403
+    field = "authorization"
+    message = "Your sign-in is not valid or has expired."
 
 
 @dataclass(frozen=True)

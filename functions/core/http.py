@@ -1,20 +1,28 @@
-"""HTTP helpers for the API Lambda: JSON responses, security headers, CORS, error mapping.
+"""HTTP helpers for the API Lambda: JSON responses, security headers, CORS, the one JSON body
+reader, the one error mapping and the one staff-route decorator.
 
-Domain errors map to HTTP here and nowhere else.
+Domain errors map to HTTP here and nowhere else: each error class carries its status and its
+error body (:mod:`functions.core.errors`), and :func:`mapped_errors` answers with them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from chalice.app import CognitoUserPoolAuthorizer, Response
 
-from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, Forbidden, Unauthorized
-from functions.core.errors import ConflictError, NotFoundError, RetryableError
+from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, StaffIdentity, staff_identity
+from functions.core.errors import DomainError, rejected
+from functions.core.log import get_logger
 from functions.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from chalice.app import Blueprint, Request
 
 SECURITY_HEADERS = {
     "Content-Type": "application/json",
@@ -31,6 +39,10 @@ CORS_ALLOW_HEADERS = "Content-Type,Idempotency-Key,Authorization"
 CORS_ALLOW_METHODS = "GET,POST,OPTIONS"
 
 F = TypeVar("F", bound=Callable[..., Response])
+MAX_BODY_BYTES = 64 * 1024
+ANY_CONTENT_TYPE = ["*/*"]  # Chalice's own 415 is switched off: read_json answers with our error body
+logger = get_logger("api")
+REQUEST_REFUSALS = frozenset({400, 413, 415, 422})  # the request as sent cannot be taken
 
 # API Gateway checks staff tokens against the Cognito user pool before the Lambda runs
 # (infra/build.py puts the pool's ARN in place of the placeholder).
@@ -72,23 +84,138 @@ def error(status: int, field: str, message: str,
     return json_response(status, {"errors": [{"field": field, "message": message}]}, request_headers)
 
 
-def mapped_errors(fn: F) -> F:
-    """Map domain errors raised by a route to HTTP responses (the one place that does this)."""
+# --- request bodies ---------------------------------------------------------------------------
 
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return fn(*args, **kwargs)
-        except Unauthorized:
-            return error(401, "authorization", "Sign in to see this.")
-        except Forbidden:
-            return error(403, "authorization", "Your sign-in is not valid or has expired.")
-        except NotFoundError:
-            return error(404, "", "Not found.")
-        except ConflictError:
-            return error(409, "", "This conflicts with a request already received.")
-        except RetryableError:
-            return json_response(503, {"errors": [{"field": "", "message": "Please try again shortly."}]},
-                                 headers={"Retry-After": "2"})
 
-    return wrapper  # type: ignore[return-value]
+def _no_constants(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def check_body_size(request: Request, *, noun: str = "request") -> bytes:
+    """The raw body, or RequestRejected (413) when it is larger than 64 KiB."""
+    raw = request.raw_body
+    body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw or b"")
+    if len(body) > MAX_BODY_BYTES:
+        raise rejected(413, "body", f"The {noun} is too large: send at most 64 KiB")
+    return body
+
+
+def read_json(request: Request, *, noun: str = "request") -> Any:
+    """The decoded JSON body of every JSON route, or RequestRejected: 413 (over 64 KiB), 415 (not
+    ``application/json``, or a charset other than UTF-8), 400 (not UTF-8 JSON). Nothing is parsed
+    before the size and content-type checks. ``noun`` names the body in the messages ("form")."""
+    body = check_body_size(request, noun=noun)
+    media_type, _, params = (request.headers.get("content-type") or "").partition(";")
+    if media_type.strip().lower() != "application/json":
+        raise rejected(415, "Content-Type", f"Send the {noun} as application/json")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise rejected(415, "Content-Type", f"Send the {noun} as UTF-8 JSON")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise rejected(400, "body", f"The {noun} could not be read: send it as JSON") from None
+
+
+# --- errors -> HTTP ---------------------------------------------------------------------------
+
+
+def error_response(exc: DomainError, request_headers: Mapping[str, str] | None = None, *,
+                   extra: Mapping[str, Any] | None = None, unavailable: str | None = None) -> Response:
+    """The answer for a domain error: its status, its field errors, its headers (Retry-After).
+    ``extra`` joins the body (POST /crisis sends its resources with every answer). ``unavailable``
+    is a route's own "try again" message: every error but a refusal of the request as sent
+    (400, 413, 415, 422) is then a 503 with it (a lost race or a missing item is ours, not theirs)."""
+    status, errors, headers = exc.status, exc.field_errors(), dict(exc.headers())
+    if unavailable is not None and status not in REQUEST_REFUSALS:
+        status, errors, headers = 503, [{"field": "", "message": unavailable}], {"Retry-After": "2"}
+    if status >= 500:
+        logger.warning("request failed", extra={"status": status, "error": type(exc).__name__})
+    else:
+        logger.info("request refused", extra={"status": status, "error": type(exc).__name__,
+                                              "errors": len(errors)})
+    return json_response(status, {"errors": errors, **(extra or {})}, request_headers, headers=headers)
+
+
+@overload
+def mapped_errors(fn: F) -> F: ...
+@overload
+def mapped_errors(*, extra: Callable[[], Mapping[str, Any]] | None = None,
+                  unavailable: str | None = None) -> Callable[[F], F]: ...
+
+
+def mapped_errors(fn: F | None = None, *, extra: Callable[[], Mapping[str, Any]] | None = None,
+                  unavailable: str | None = None) -> F | Callable[[F], F]:
+    """Answer every domain error a route raises with :func:`error_response` (the one place that
+    maps errors to HTTP). Anything else is a bug and stays a 500."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except DomainError as exc:
+                return error_response(exc, extra=extra() if extra else None, unavailable=unavailable)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# --- staff routes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffCall:
+    """What a staff route is given: the request, the signed-in staff member, the decoded body."""
+
+    request: Request
+    identity: StaffIdentity
+    body: Any = None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers
+
+
+def start_request(request: Request, route_logger: Logger | None = None) -> None:
+    """Carry API Gateway's request id as the correlation id of this request's logs."""
+    request_id = (request.context or {}).get("requestId")
+    for each in (logger, route_logger):
+        if each is not None:
+            each.set_correlation_id(str(request_id) if request_id else None)
+
+
+def staff_route(bp: Blueprint, path: str, *, methods: list[str], json_body: bool = False,
+                cors_preflight: bool = False, route_logger: Logger | None = None
+                ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register a staff route: behind the staff authorizer (Cognito in AWS, the local token on the
+    local stack; 401 without a token, 403 for a bad one), with the identity resolved, the request id
+    in the logs, the body read by :func:`read_json` when ``json_body``, every domain error mapped,
+    and (``cors_preflight``) the OPTIONS answer the staff page on the website's origin needs.
+    The view is called as ``view(call: StaffCall, **path_parameters)``."""
+
+    def register(view: Callable[..., Response]) -> Callable[..., Response]:
+        @wraps(view)
+        def handler(**params: str) -> Response:
+            request = bp.current_request
+            start_request(request, route_logger)
+            try:
+                identity = staff_identity(request.headers, request.context)
+                body = read_json(request) if json_body else None
+                return view(StaffCall(request, identity, body), **params)
+            except DomainError as exc:
+                return error_response(exc, request.headers)
+
+        bp.route(path, methods=methods, authorizer=staff_authorizer,
+                 content_types=ANY_CONTENT_TYPE)(handler)
+        if cors_preflight:
+            def answer_preflight(**params: str) -> Response:
+                return preflight(bp.current_request.headers)
+
+            answer_preflight.__name__ = f"{view.__name__}_preflight"
+            bp.route(path, methods=["OPTIONS"], name=answer_preflight.__name__)(answer_preflight)
+        return view
+
+    return register

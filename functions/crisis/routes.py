@@ -12,15 +12,13 @@ link was already used). Mail scanners and link previews open links, so only the 
 
 from __future__ import annotations
 
-import json
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from functions.core.auth import staff_identity
-from functions.core.errors import DomainError
-from functions.core.http import error, json_response, mapped_errors, preflight, staff_authorizer
+from functions.core.errors import DomainError, RequestRejected, rejected
+from functions.core.http import ANY_CONTENT_TYPE, StaffCall, check_body_size, json_response, staff_route
 from functions.core.log import get_logger
 from functions.crisis import messages
 
@@ -119,10 +117,14 @@ def ack_link_page(token: str) -> Response:
     )
 
 
-@bp.route("/crisis/ack/{token}", methods=["POST"], content_types=["*/*"])
+@bp.route("/crisis/ack/{token}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def ack_link_confirm(token: str) -> Response:
     from functions.crisis import service
 
+    try:
+        check_body_size(bp.current_request)  # the form posts nothing; a flood is refused unread
+    except RequestRejected:
+        return _page(413, "Request too large", "<p>Press Confirm on the page the link opened.</p>")
     try:
         view = service.acknowledge_by_link(token)
     except DomainError as exc:  # nothing was decided: the link stays usable
@@ -155,61 +157,43 @@ def ack_link_confirm(token: str) -> Response:
     )
 
 
-@bp.route("/staff/cases/{case_id}", methods=["OPTIONS"])
-def staff_case_preflight(case_id: str) -> Response:
-    """The staff page (web/staff.html) reads the case from the website's origin: CORS preflight."""
-    return preflight(bp.current_request.headers)
-
-
-@bp.route("/staff/cases/{case_id}", methods=["GET"], authorizer=staff_authorizer)
-@mapped_errors
-def staff_case(case_id: str) -> Response:
+@staff_route(bp, "/staff/cases/{case_id}", methods=["GET"], cors_preflight=True, route_logger=logger)
+def staff_case(call: StaffCall, case_id: str) -> Response:
+    """Read by the staff page (web/staff.html) from the website's origin."""
     from functions.crisis import service
 
-    request = bp.current_request
-    staff_identity(request.headers, request.context)
-    return json_response(200, service.case_detail(case_id), request.headers)
+    return json_response(200, service.case_detail(case_id), call.headers)
 
 
-@bp.route("/staff/cases/{case_id}/timeline.json", methods=["GET"], authorizer=staff_authorizer)
-@mapped_errors
-def staff_case_timeline(case_id: str) -> Response:
+@staff_route(bp, "/staff/cases/{case_id}/timeline.json", methods=["GET"], route_logger=logger)
+def staff_case_timeline(call: StaffCall, case_id: str) -> Response:
     from functions.crisis import service
 
-    request = bp.current_request
-    staff_identity(request.headers, request.context)
     export = service.case_timeline(case_id)
     return json_response(
         200,
         export,
-        request.headers,
+        call.headers,
         headers={"Content-Disposition": f'attachment; filename="case-{export["case_id"]}-timeline.json"'},
     )
 
 
-@bp.route("/staff/cases/{case_id}/resolve", methods=["OPTIONS"])
-def staff_case_resolve_preflight(case_id: str) -> Response:
-    """The staff page closes a case from the website's origin (a JSON POST): CORS preflight."""
-    return preflight(bp.current_request.headers)
-
-
-@bp.route("/staff/cases/{case_id}/resolve", methods=["POST"], authorizer=staff_authorizer)
-@mapped_errors
-def staff_case_resolve(case_id: str) -> Response:
-    from functions.crisis import service
-
-    request = bp.current_request
-    identity = staff_identity(request.headers, request.context)
-    body: Any
-    try:
-        body = json.loads(request.raw_body or b"{}")
-    except ValueError:
-        return error(400, "body", "Send a JSON object.", request.headers)
+def _resolve_note(body: object) -> str:
     note = body.get("note") if isinstance(body, dict) else None
     if not isinstance(note, str) or not note.strip():
-        return error(422, "note", "Give a note saying how the case was resolved.", request.headers)
+        raise rejected(422, "note", "Give a note saying how the case was resolved.")
     if len(note) > MAX_NOTE:
-        return error(422, "note", f"Keep the note to at most {MAX_NOTE} characters.", request.headers)
-    result = service.resolve_case(case_id, note.strip(), identity.email or identity.subject)
+        raise rejected(422, "note", f"Keep the note to at most {MAX_NOTE} characters.")
+    return note.strip()
+
+
+@staff_route(bp, "/staff/cases/{case_id}/resolve", methods=["POST"], json_body=True, cors_preflight=True,
+             route_logger=logger)
+def staff_case_resolve(call: StaffCall, case_id: str) -> Response:
+    """Closes a case from the staff page on the website's origin (a JSON POST)."""
+    from functions.crisis import service
+
+    identity = call.identity
+    result = service.resolve_case(case_id, _resolve_note(call.body), identity.email or identity.subject)
     logger.info("case resolved by staff", extra={"case_id": case_id})
-    return json_response(200, result, request.headers)
+    return json_response(200, result, call.headers)

@@ -11,34 +11,22 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from functions.core.auth import staff_identity
 from functions.core.clock import now
-from functions.core.http import error, json_response, mapped_errors, staff_authorizer
+from functions.core.http import StaffCall, json_response, staff_route
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
 logger = get_logger("insurance_routes")
 
 
-@bp.route(
-    "/staff/intakes/{intake_id}/eligibility/recheck",
-    methods=["POST"],
-    authorizer=staff_authorizer,
-    content_types=["*/*"],
-)
-@mapped_errors
-def recheck_eligibility(intake_id: str) -> Response:
+@staff_route(bp, "/staff/intakes/{intake_id}/eligibility/recheck", methods=["POST"], route_logger=logger)
+def recheck_eligibility(call: StaffCall, intake_id: str) -> Response:
     from functions.insurance import service
 
-    request = bp.current_request
-    identity = staff_identity(request.headers, request.context)
-    try:
-        message = service.request_recheck(intake_id, now=now())
-    except service.NoInsurance:
-        return error(409, "insurance", "This intake has no insurance to check.", request.headers)
+    message = service.request_recheck(intake_id, now=now())
     logger.info(
         "eligibility re-check requested",
-        extra={"intake_id": intake_id, "check_id": message.check_id, "staff_sub": identity.subject},
+        extra={"intake_id": intake_id, "check_id": message.check_id, "staff_sub": call.identity.subject},
     )
     body = {"intake_id": intake_id, "check_id": message.check_id, "status": "queued"}
-    return json_response(202, body, request.headers)
+    return json_response(202, body, call.headers)

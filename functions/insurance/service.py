@@ -102,7 +102,11 @@ class UnknownIntake(NotFoundError):
 
 
 class NoInsurance(DomainError):
-    """The intake has no insurance block: there is nothing to check."""
+    """The intake has no insurance block: there is nothing to check (409)."""
+
+    status = 409
+    field = "insurance"
+    message = "This intake has no insurance to check."
 
 
 class InvalidIntake(DomainError):

@@ -8,26 +8,18 @@ the value the patient typed, so both are safe to log and to return to the browse
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypedDict
+
+from functions.core.errors import FieldError, RequestRejected
+
+__all__ = ["FieldError", "ValidationFailed"]
 
 
-class FieldError(TypedDict):
-    """One problem with one field: ``{"field": "patient.phone", "message": "Enter a phone ..."}``."""
-
-    field: str
-    message: str
-
-
-class ValidationFailed(Exception):
+class ValidationFailed(RequestRejected):
     """The intake body was rejected; ``errors`` says which fields and why (422 at the API).
 
     ``str()`` gives only the number of errors: field names can come from unknown keys a client
     sent, so not even those go into the exception text.
     """
 
-    errors: list[FieldError]
-
     def __init__(self, errors: Iterable[FieldError]) -> None:
-        self.errors = list(errors)
-        count = len(self.errors)
-        super().__init__(f"intake failed validation: {count} field error{'s' if count != 1 else ''}")
+        super().__init__(422, errors, what="intake failed validation")

@@ -217,9 +217,9 @@ def _object(description: str, required: tuple[str, ...] = (), **properties: Any)
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-# Chalice answers a body with an unsupported Content-Type itself, in its own shape.
-_CHALICE_415 = {"description": "The Content-Type is not application/json",
-                "content": {"application/json": {"schema": {"type": "object"}}}}
+# What every staff route with a JSON body answers when the body cannot be read (core/http.read_json).
+_STAFF_BODY_ERRORS = {400: "The body is not JSON", 413: "The body is larger than 64 KiB",
+                      415: "The Content-Type is not application/json"}
 _ID_PARAMETER = {"type": "string", "minLength": 1, "maxLength": 200}
 
 
@@ -236,7 +236,7 @@ def _staff_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
         }
         if body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-            operation["responses"]["415"] = _CHALICE_415
+            operation["responses"].update(_errors({**_STAFF_BODY_ERRORS, **errors}))
         return operation
 
     case_keys = ("case_id",)
@@ -253,7 +253,7 @@ def _staff_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
             "staffResolveCase", "Resolve a case with a note (staff only); resolving twice changes nothing",
             "case_id", ("200", _object("Resolved", ("case_id", "status"), case_id={"type": "string"},
                                        status={"type": "string"})),
-            {400: "The body is not JSON", 404: "No such case", 409: "The case changed meanwhile",
+            {404: "No such case", 409: "The case changed meanwhile",
              422: "The note is missing or too long"},
             body={"type": "object", "required": ["note"],
                   "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 2000}}})},

@@ -71,13 +71,20 @@ NewId = Callable[[str], str]
 class IdempotencyConflict(ConflictError):
     """The Idempotency-Key was already used with a different body (409)."""
 
+    field = "Idempotency-Key"
+    message = "This key was already used for a different form. Start a new form to send it."
+
 
 class KeyTaken(ConflictError):
     """The intake for this Idempotency-Key exists already (a retry, or a racing request)."""
 
 
 class UnknownIntake(NotFoundError):
-    """POST /crisis named an intake that does not exist and gave no phone number."""
+    """POST /crisis named an intake that does not exist and gave no phone number (422)."""
+
+    status = 422
+    field = "intake_id"
+    message = "We could not find this form: give a phone number so we can reach you"
 
 
 # --- digests ----------------------------------------------------------------------------------

@@ -5,93 +5,60 @@
     POST /staff/sessions/{occurrence_id}/attendance  {"intake_id", "status": "attended|missed"}
 
 Register in ``app.py``: ``from functions.reminders.routes import bp as reminders_staff_bp``.
-Errors: 401/403 (auth), 404 unknown session or participant, 409 cancelled session, 422 invalid
-body (``{"errors": [{"field", "message"}]}``, never echoing a value).
+Errors: 401/403 (auth), 404 unknown session or participant, 409 cancelled session; 400 / 413 /
+415 for a body that is not JSON, over 64 KiB or not ``application/json``; 422 invalid fields
+(``{"errors": [{"field", "message"}]}``, never echoing a value).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from functions.core.auth import staff_identity
 from functions.core.clock import now
-from functions.core.http import json_response, mapped_errors, preflight, staff_authorizer
+from functions.core.errors import RequestRejected
+from functions.core.http import StaffCall, json_response, staff_route
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
 logger = get_logger("reminders")
-MAX_BODY = 4096
 
 
-def _errors(status: int, errors: list[tuple[str, str]], headers: Any) -> Response:
-    return json_response(status, {"errors": [{"field": f, "message": m} for f, m in errors]}, headers)
-
-
-def _attendance_body(raw: str | bytes | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8")
-    if raw is None or not raw.strip():
-        return {}, [("", "send a JSON object with intake_id and status")]
-    if len(raw) > MAX_BODY:
-        return {}, [("", "the body is too large")]
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return {}, [("", "the body is not JSON")]
+def _attendance_body(body: Any) -> dict[str, str]:
+    """The attendance record asked for, or RequestRejected (422) naming each field to fix."""
     if not isinstance(body, dict):
-        return {}, [("", "send a JSON object with intake_id and status")]
-    errors = [(str(key)[:40], "is not a known field") for key in body if key not in ("intake_id", "status")]
+        raise RequestRejected(422, [{"field": "", "message": "send a JSON object with intake_id and status"}])
+    errors = [{"field": str(key)[:40], "message": "is not a known field"}
+              for key in body if key not in ("intake_id", "status")]
     intake_id, status = body.get("intake_id"), body.get("status")
     if not isinstance(intake_id, str) or not intake_id.strip() or len(intake_id) > 64:
-        errors.append(("intake_id", "is required (the patient's intake id)"))
+        errors.append({"field": "intake_id", "message": "is required (the patient's intake id)"})
     if status not in ("attended", "missed"):
-        errors.append(("status", "must be attended or missed"))
+        errors.append({"field": "status", "message": "must be attended or missed"})
     if errors:
-        return {}, errors
-    return {"intake_id": str(intake_id).strip(), "status": str(status)}, []
+        raise RequestRejected(422, errors)  # type: ignore[arg-type]
+    return {"intake_id": str(intake_id).strip(), "status": str(status)}
 
 
-@bp.route("/staff/sessions/{occurrence_id}", methods=["OPTIONS"])
-def session_preflight(occurrence_id: str) -> Response:
-    """The staff page (web/staff.html?session=<id>) reads the session from the website's origin."""
-    return preflight(bp.current_request.headers)
-
-
-@bp.route("/staff/sessions/{occurrence_id}/attendance", methods=["OPTIONS"])
-def attendance_preflight(occurrence_id: str) -> Response:
-    """... and records attendance from it (a JSON POST): CORS preflight."""
-    return preflight(bp.current_request.headers)
-
-
-@bp.route("/staff/sessions/{occurrence_id}/attendance", methods=["POST"], authorizer=staff_authorizer)
-@mapped_errors
-def record_attendance(occurrence_id: str) -> Response:
+@staff_route(bp, "/staff/sessions/{occurrence_id}/attendance", methods=["POST"], json_body=True,
+             cors_preflight=True, route_logger=logger)
+def record_attendance(call: StaffCall, occurrence_id: str) -> Response:
+    """Recorded from the staff page (web/staff.html?session=<id>) on the website's origin."""
     from functions.reminders import service
 
-    request = bp.current_request
-    staff_identity(request.headers, request.context)
-    body, errors = _attendance_body(request.raw_body)
-    if errors:
-        return _errors(422, errors, request.headers)
-    try:
-        result = service.record_attendance(occurrence_id, body["intake_id"], body["status"], now())
-    except service.InvalidAttendance as exc:
-        return _errors(422, [(exc.field, exc.reason)], request.headers)
+    body = _attendance_body(call.body)
+    result = service.record_attendance(occurrence_id, body["intake_id"], body["status"], now())
     logger.info(
         "attendance recorded",
         extra={"occurrence_id": occurrence_id, "status": body["status"], "clinician_task": result["clinician_task"]},
     )
-    return json_response(200, result, request.headers)
+    return json_response(200, result, call.headers)
 
 
-@bp.route("/staff/sessions/{occurrence_id}", methods=["GET"], authorizer=staff_authorizer)
-@mapped_errors
-def session_view(occurrence_id: str) -> Response:
+@staff_route(bp, "/staff/sessions/{occurrence_id}", methods=["GET"], cors_preflight=True, route_logger=logger)
+def session_view(call: StaffCall, occurrence_id: str) -> Response:
+    """Read by the staff page (web/staff.html?session=<id>) from the website's origin."""
     from functions.reminders import service
 
-    request = bp.current_request
-    staff_identity(request.headers, request.context)
-    return json_response(200, service.session_view(occurrence_id), request.headers)
+    return json_response(200, service.session_view(occurrence_id), call.headers)

@@ -63,7 +63,14 @@ from pynamodb.expressions.update import Action
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.clock import now as clock_now
-from functions.core.errors import ConflictError, NotFoundError, OptedOutError, PermanentError, RetryableError
+from functions.core.errors import (
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    OptedOutError,
+    PermanentError,
+    RetryableError,
+)
 from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Attachment, Email, EmailPort, SesEmail, SmsPort, SnsSms
@@ -107,12 +114,15 @@ class UnknownParticipants(ValueError):
         super().__init__("; ".join(f"{f}: {r}" for f, r in errors))
 
 
-class InvalidAttendance(ValueError):
-    """An attendance record that cannot be accepted (names the field, never a value)."""
+class InvalidAttendance(DomainError, ValueError):
+    """An attendance record that cannot be accepted (422; names the field, never a value)."""
+
+    status = 422
 
     def __init__(self, field_name: str, reason: str) -> None:
         self.field = field_name
         self.reason = reason
+        self.message = reason
         super().__init__(f"{field_name}: {reason}")
 
 
