@@ -72,10 +72,18 @@ def load_template(path: Path = MERGE_TEMPLATE) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def rate_seconds(expression: str) -> int:
+def rate_seconds(expression: str, rule: str = "") -> int:
+    """The period of a ``rate()`` expression; anything else is refused, saying why.
+
+    The local stack runs ``rate()`` rules on their slot grid (local/pump.py); it has no ``cron()``
+    calendar, so a template with one is refused rather than run on the wrong instants.
+    """
     match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
-    if not match:
-        raise ProvisionError(f"unsupported schedule expression: {expression}")
+    if not match or int(match.group(1)) < 1:
+        what = f"schedule {rule} " if rule else "schedule "
+        why = ("the local stack runs rate() schedules only, not cron()" if expression.strip().startswith("cron(")
+               else "not a rate(N minute[s]|hour[s]|day[s]) expression")
+        raise ProvisionError(f"unsupported {what}expression {expression!r}: {why}")
     unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
     return int(match.group(1)) * unit
 
@@ -145,6 +153,8 @@ def provision(endpoint_url: str | None, stage: str = "local", region: str = "us-
               template: dict[str, Any] | None = None) -> Wiring:
     """Create (``create=True``) or only look up every resource of the template; return the wiring."""
     template = template or load_template()
+    for rule, expression in _schedule_expressions(template):
+        rate_seconds(expression, rule)  # refused before anything is created
     resolver = _Resolver(template, _params(template, stage, parameters), region)
     session = boto3.session.Session(region_name=region)
 
@@ -264,6 +274,14 @@ def _create(rtype: str, logical: str, props: dict[str, Any], r: _Resolver, clien
         r.refs[logical] = secret_arn
 
 
+def _schedule_expressions(template: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(rule, expression)`` of every schedule event of the template's functions."""
+    return [(rule, str(event["Properties"]["Schedule"]))
+            for logical in FUNCTION_NAMES
+            for rule, event in template["Resources"].get(logical, {}).get("Properties", {}).get("Events", {}).items()
+            if event.get("Type") == "Schedule"]
+
+
 def _wiring(template: dict[str, Any], r: _Resolver, endpoint_url: str | None, region: str) -> Wiring:
     resources = template["Resources"]
     env: dict[str, str] = {}
@@ -282,7 +300,7 @@ def _wiring(template: dict[str, Any], r: _Resolver, endpoint_url: str | None, re
                 wiring.queue_consumers[url] = (chalice_name, int(ep.get("BatchSize", 10)))
             elif event["Type"] == "Schedule":
                 rule = next(k for k, v in props["Events"].items() if v is event)
-                wiring.schedules.append((rule, chalice_name, rate_seconds(ep["Schedule"])))
+                wiring.schedules.append((rule, chalice_name, rate_seconds(ep["Schedule"], rule)))
     for logical, res in resources.items():
         if res.get("Type") == "AWS::Lambda::EventSourceMapping":
             mp = res.get("Properties", {})

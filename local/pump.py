@@ -6,8 +6,12 @@ the function raises) comes back after the queue's visibility timeout on the loca
 SQS (it is held invisible in the emulator meanwhile: ``HOLD_SECONDS`` of real time, made visible
 again once the local clock has passed its time); after ``maxReceiveCount`` receives, the
 emulator's redrive moves it to the dead-letter queue, as SQS does. Delays (``DelaySeconds``) are
-honoured by the emulator. The schedule runner fires each rule of the template when the local
-clock has reached its next due time.
+honoured by the emulator.
+
+The schedule runner fires each ``rate()`` rule of the template as EventBridge does: once per slot
+of its period, the slots on a fixed grid (multiples of the period since the Unix epoch, UTC), the
+event's ``time`` the slot's instant, however often the runner looks. A clock jump over several
+slots fires once, as a throttled Lambda would, and the stack's log says how many slots it covered.
 
 DynamoDB streams (``AWS::Lambda::EventSourceMapping`` in the template) are polled as Lambda polls
 them: ``GetRecords`` from the last sequence number delivered, the mapping's filter applied, the
@@ -22,9 +26,10 @@ emulator (AWS keeps them 24 hours; only this relay reads them).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from local.provision import ACCOUNT_ID, Wiring
@@ -32,6 +37,16 @@ from local.provision import ACCOUNT_ID, Wiring
 Invoker = Callable[[str, dict[str, Any]], Any]
 STREAM_MAX_RETRIES = 5
 HOLD_SECONDS = 36000  # 10 h (SQS allows 12 h in all from the receive): "until the local clock says so"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def slot_of(when: datetime, period: int) -> datetime:
+    """The start of the ``period``-second slot holding ``when`` (slots on a grid from the epoch)."""
+    return EPOCH + (when - EPOCH) // timedelta(seconds=period) * timedelta(seconds=period)
+
+
+def _note(line: str) -> None:
+    sys.stderr.write(line + "\n")
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -45,7 +60,8 @@ def matches(pattern: Any, value: Any) -> bool:
 
 class Pump:
     def __init__(self, wiring: Wiring, sqs: Any, invoker: Invoker, clock: Callable[[], datetime],
-                 on_invoked: Callable[[], None] | None = None, streams: Any = None) -> None:
+                 on_invoked: Callable[[], None] | None = None, streams: Any = None,
+                 note: Callable[[str], None] = _note) -> None:
         self.wiring = wiring
         self.sqs = sqs
         self.streams = streams  # a dynamodbstreams client (None: streams are not delivered)
@@ -54,8 +70,9 @@ class Pump:
         self.invoke = invoker
         self.clock = clock
         self.on_invoked = on_invoked or (lambda: None)
+        self.note = note  # one line for the stack's log
         self.lock = threading.RLock()
-        self.last_fired: dict[str, str] = {}
+        self.last_fired: dict[str, str] = {}  # rule -> the instant of the last slot it fired for
         self.invocations = 0
         self.errors = 0
         self.retry_at: dict[str, tuple[str, str, datetime]] = {}  # message id -> (queue, receipt, local time)
@@ -232,26 +249,36 @@ class Pump:
             return self.invocations - start
 
     # ------------------------------------------------------------------ schedules
-    def due_schedules(self, now: datetime) -> list[tuple[str, str]]:
+    def due_schedules(self, now: datetime) -> list[tuple[str, str, datetime, int]]:
+        """``(rule, function, slot, slots covered)`` of each rule whose current slot has not fired.
+
+        A rule never fired covers one slot; a last firing off the grid (a state file written before
+        the runner kept slots) counts from the slot it fell in.
+        """
         due = []
         for rule, function, period in self.wiring.schedules:
+            slot = slot_of(now, period)
             last = self.last_fired.get(rule)
-            if last is None or now >= datetime.fromisoformat(last) + timedelta(seconds=period):
-                due.append((rule, function))
+            covered = 1 if last is None else \
+                (slot - slot_of(datetime.fromisoformat(last), period)) // timedelta(seconds=period)
+            if covered >= 1:
+                due.append((rule, function, slot, covered))
         return due
 
     def run_schedules(self) -> int:
         with self.lock:
-            now = self.clock()
             count = 0
-            for rule, function in self.due_schedules(now):
+            for rule, function, slot, covered in self.due_schedules(self.clock()):
+                at = slot.strftime("%Y-%m-%dT%H:%M:%SZ")
                 event = {
-                    "version": "0", "id": f"local-{rule}-{int(now.timestamp())}",
+                    "version": "0", "id": f"local-{rule}-{int(slot.timestamp())}",
                     "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT_ID,
-                    "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+                    "time": at, "region": "us-east-1",
                     "resources": [f"arn:aws:events:us-east-1:{ACCOUNT_ID}:rule/{rule}"], "detail": {},
                 }
-                self.last_fired[rule] = now.isoformat()
+                self.last_fired[rule] = slot.isoformat()
+                if covered > 1:
+                    self.note(f"schedule {rule}: one run at {at} for {covered} slots (the clock jumped)")
                 try:
                     self.invoke(function, event)
                 except Exception:
