@@ -1,7 +1,8 @@
 """The local outbox: every SMS and email the emulator accepted, stamped with the local clock.
 
 The emulator records sends without our clock's time, so the outbox collects new sends right
-after each function invocation (and on every read) and stamps them with the clock's time then.
+after each function invocation (and on every read) and stamps them with the clock's time then;
+``on_sent`` hears of each new send by channel and message id (the stack's console line).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ def _iso(when: datetime) -> str:
 
 class Outbox:
     def __init__(self, clock: Callable[[], datetime], region: str = "us-east-1",
-                 path: Path | None = None) -> None:
+                 path: Path | None = None, on_sent: Callable[[str, str], None] | None = None) -> None:
         self.clock = clock
+        self.on_sent = on_sent or (lambda _channel, _message_id: None)
         self.region = region
         self.path = path
         self.lock = threading.Lock()
@@ -47,6 +49,7 @@ class Outbox:
         """Stamp and keep every send the emulator holds that the outbox has not seen."""
         sns, ses = self._backends()
         added = 0
+        new: list[tuple[str, str]] = []
         with self.lock:
             at = _iso(self.clock())
             for message_id, (phone, text) in list(sns.sms_messages.items()):
@@ -54,17 +57,21 @@ class Outbox:
                     continue
                 self._seen_sms.add(message_id)
                 self.sms.append({"to": phone, "body": text, "at": at})
+                new.append(("sms", str(message_id)))
                 added += 1
             for message in list(ses.sent_messages):
                 message_id = getattr(message, "id", None)
                 if message_id is None or message_id in self._seen_email:
                     continue
                 self._seen_email.add(message_id)
+                new.append(("email", str(message_id)))
                 for item in _emails(message, at):
                     self.email.append(item)
                     added += 1
             if added and self.path:
                 self.path.write_text(json.dumps({"sms": self.sms, "email": self.email}))
+        for channel, message_id in new:
+            self.on_sent(channel, message_id)
         return added
 
     def snapshot(self) -> dict[str, Any]:

@@ -5,6 +5,9 @@
 Everything runs in this process on 127.0.0.1. The emulator (moto's server) is provisioned from
 ``infra/merge-template.json``; functions run in-process with the environment the template gives
 them; their AWS clients reach the emulator over HTTP through ``AWS_ENDPOINT_URL``.
+
+The functions' JSON logs go whole to ``<state dir>/functions.log``; the console shows one line per
+thing that happened, ids only (local/console.py).
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from local import state as state_mod
+from local.console import Console
 from local.faults import Faults, InjectedCrash, guarded
 from local.outbox import Outbox
 from local.provision import Wiring, provision
@@ -32,6 +36,7 @@ STAGE = "local"
 REGION = "us-east-1"
 CLOCK_PARAMETER = "/virtual-iop/local/clock-offset-seconds"
 BACKLOG = 128  # pending connections each local HTTP server holds
+LOG_FILE = "functions.log"  # in the state directory: every JSON log record of the functions
 
 
 def route_logging_handler(app: Any) -> type:
@@ -139,6 +144,40 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._servers: list[Any] = []
         self._dirty = threading.Event()
+        self._stdout: Any = None
+        self.console: Console | None = None
+
+    # ------------------------------------------------------------------ console
+    def _install_console(self) -> Console:
+        """Stand the console in for standard output, where the functions' loggers write.
+
+        Loggers made later write to ``sys.stdout`` as it is then; ones made already (modules
+        imported before the stack started) have their handler pointed at the console too.
+        """
+        import logging
+
+        self._stdout = sys.stdout
+        console = Console(sys.stdout, self.state_dir / LOG_FILE,
+                          lambda: self.clock.now() if hasattr(self, "clock") else datetime.now(UTC))
+        for logger in list(logging.Logger.manager.loggerDict.values()):
+            handler = getattr(logger, "powertools_handler", None)
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self._stdout:
+                handler.setStream(console)
+        sys.stdout = console
+        return console
+
+    def _remove_console(self) -> None:
+        import logging
+
+        if self.console is None:
+            return
+        sys.stdout = self._stdout
+        for logger in list(logging.Logger.manager.loggerDict.values()):
+            handler = getattr(logger, "powertools_handler", None)
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.console:
+                handler.setStream(self._stdout)
+        self.console.close()
+        self.console = None
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -150,6 +189,7 @@ class LocalStack:
         from local.clock import OffsetClock
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.console = self._install_console()
         local_credentials()
         from local import emulator
 
@@ -181,12 +221,12 @@ class LocalStack:
         self._publish_clock()
         self.settings = settings.get_settings()
 
-        self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json")
+        self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json", on_sent=self.console.sent)
         from local.runtime import invoke
 
         self.pump = Pump(self.wiring, self.clients["sqs"], guarded(self.faults, invoke), self.clock.now,
                          self._after_invoke,
-                         streams=self.clients["dynamodbstreams"])
+                         streams=self.clients["dynamodbstreams"], note=self.console.note)
         self.pump.restore(saved.get("pump", {}))
         if saved.get("aws"):
             state_mod.restore(saved["aws"], self.clients)
@@ -353,6 +393,7 @@ class LocalStack:
             self.save()
         finally:
             self.moto.stop()
+            self._remove_console()
 
     def addresses(self) -> str:
         return "\n".join([

@@ -79,7 +79,9 @@ class Stack:
                                      region_name="us-east-1").client(service, endpoint_url=self.aws)
 
     def logs(self) -> str:
-        return self.log_path.read_text()
+        """The stack's console and its functions' JSON log file (``<state dir>/functions.log``)."""
+        functions_log = self.state_dir / "functions.log"
+        return self.log_path.read_text() + (functions_log.read_text() if functions_log.exists() else "")
 
 
 def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | None = None,
