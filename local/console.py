@@ -21,6 +21,8 @@ from typing import Any, TextIO
 Record = dict[str, Any]
 # An id has letters and digits (and _ or -) only: not a phone (digits only, +), an email (@ .) or a name.
 _ID = re.compile(r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9_-]{8,80}")
+# A message id the emulator (or AWS) gave a send: groups of letters and digits joined by dashes (uuid-like).
+_MESSAGE_ID = re.compile(r"(?=.{8,100}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+){3,}")
 _WORD = re.compile(r"[a-z]+(?:_[a-z]+)*")  # an outcome, reason or state written by the code
 _ERROR_NAME = re.compile(r"[A-Z][A-Za-z0-9]{2,60}")
 _CONSTANT = re.compile(r"[a-z][a-z ;:,'()-]{2,80}")  # a log message as the code writes it, nothing filled in
@@ -260,7 +262,7 @@ class Console:
 
     def sent(self, channel: str, message_id: str) -> None:
         """A send the outbox collected (``sms`` or ``email``)."""
-        shown = message_id if _ID.fullmatch(message_id) else "?"
+        shown = message_id if _ID.fullmatch(message_id) or _MESSAGE_ID.fullmatch(message_id) else "?"
         self.say(f"{'SMS' if channel == 'sms' else 'email'} sent {shown}")
 
     def close(self) -> None:

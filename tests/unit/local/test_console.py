@@ -138,12 +138,16 @@ def test_the_console_notes_and_sends(tmp_path: Path) -> None:
     console, out, log = _console(tmp_path)
     console.note("schedule DispatchSchedule: one run at 2027-03-14T13:00:00Z for 12 slots (the clock jumped)")
     console.sent("sms", MESSAGE)
-    console.sent("email", PHONE)  # not an id: not shown
+    console.sent("email", "hshptxnlptfdeqmo-vikjrkez-frea-krli-mtzv-hkgcwynsfhpu-syogpl")  # the emulator's SES ids
+    for not_an_id in (PHONE, EMAIL, NAME, FREE, "Jean-Luc"):
+        console.sent("email", not_an_id)
     console.close()
     assert out.getvalue().splitlines() == [
         "2027-03-14 12:05:00  schedule DispatchSchedule: one run at 2027-03-14T13:00:00Z for 12 slots "
         "(the clock jumped)",
-        f"2027-03-14 12:05:00  SMS sent {MESSAGE}", "2027-03-14 12:05:00  email sent ?"]
+        f"2027-03-14 12:05:00  SMS sent {MESSAGE}",
+        "2027-03-14 12:05:00  email sent hshptxnlptfdeqmo-vikjrkez-frea-krli-mtzv-hkgcwynsfhpu-syogpl",
+        *["2027-03-14 12:05:00  email sent ?"] * 5]
     (noted,) = [json.loads(x) for x in log.read_text().splitlines()]
     assert noted["service"] == "local_stack" and "12 slots" in noted["message"]
 
