@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -209,3 +210,39 @@ def test_the_api_access_log_names_routes_never_the_paths_people_typed(stack: Sta
     assert typed not in log and token not in log
     assert '"GET /staff/intakes/{intake_id}" 401' in log
     assert '"GET (no route)"' in log
+
+
+def test_schedules_run_once_per_slot_and_the_console_reads_as_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: the clock stepped by exactly 5 minutes runs the 5-minute dispatch on every step;
+    a jump of an hour runs it once and says how many slots it covered. Issue 13 item 6: the console
+    shows lines, the JSON is in the state directory's functions.log."""
+    own = start_stack(tmp_path / "state", tmp_path / "console.log", seed=False)
+    try:
+        def runs() -> int:
+            return (tmp_path / "state" / "functions.log").read_text().count('"message":"dispatch run"')
+
+        start = datetime(2027, 3, 14, 12, 0, tzinfo=UTC)
+        request("POST", own.web + "/_local/clock", {"now": start.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        own.tick()
+        before = runs()
+        for step in range(1, 7):
+            at = start + timedelta(minutes=5 * step)
+            request("POST", own.web + "/_local/clock", {"now": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            own.tick()
+            assert runs() == before + step, f"step {step}"
+        request("POST", own.web + "/_local/clock", {"now": "2027-03-14T13:30:00Z"})  # an hour on
+        own.tick()
+        assert runs() == before + 7
+        console = (tmp_path / "console.log").read_text()
+        assert "schedule DispatchSchedule: one run at 2027-03-14T13:30:00Z for 12 slots (the clock jumped)" in console
+
+        body = json.loads(json.loads((ROOT / "events" / "api_intake.json").read_text())["body"])
+        intake_id = request("POST", own.api + "/intake", body).body["intake_id"]
+        own.tick()
+        console = (tmp_path / "console.log").read_text()
+        assert f"intake stored {intake_id}" in console
+        assert f"insurance checked {intake_id}" in console
+        assert '"level"' not in console and '"message"' not in console  # the JSON is in the file only
+        assert intake_id in (tmp_path / "state" / "functions.log").read_text()
+    finally:
+        assert stop_stack(own) == 0
