@@ -26,7 +26,6 @@ emulator (AWS keeps them 24 hours; only this relay reads them).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -45,10 +44,6 @@ def slot_of(when: datetime, period: int) -> datetime:
     return EPOCH + (when - EPOCH) // timedelta(seconds=period) * timedelta(seconds=period)
 
 
-def _note(line: str) -> None:
-    sys.stderr.write(line + "\n")
-
-
 def matches(pattern: Any, value: Any) -> bool:
     """An EventBridge-style filter pattern of exact values (what the template's filters use)."""
     if isinstance(pattern, dict):
@@ -61,7 +56,7 @@ def matches(pattern: Any, value: Any) -> bool:
 class Pump:
     def __init__(self, wiring: Wiring, sqs: Any, invoker: Invoker, clock: Callable[[], datetime],
                  on_invoked: Callable[[], None] | None = None, streams: Any = None,
-                 note: Callable[[str], None] = _note) -> None:
+                 note: Callable[[str], None] | None = None) -> None:
         self.wiring = wiring
         self.sqs = sqs
         self.streams = streams  # a dynamodbstreams client (None: streams are not delivered)
@@ -70,7 +65,7 @@ class Pump:
         self.invoke = invoker
         self.clock = clock
         self.on_invoked = on_invoked or (lambda: None)
-        self.note = note  # one line for the stack's log
+        self.note = note or (lambda _line: None)  # a line for the stack's log (the console's note)
         self.lock = threading.RLock()
         self.last_fired: dict[str, str] = {}  # rule -> the instant of the last slot it fired for
         self.invocations = 0
