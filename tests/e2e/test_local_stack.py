@@ -1,4 +1,4 @@
-"""The local stack serves CONTRACTS.md section 2: health, control routes, queues, DLQ, schedules, auth."""
+"""The local stack: health, control routes (clock, tick, SMS, outbox), queues, DLQ, schedules, auth, console."""
 
 from __future__ import annotations
 
