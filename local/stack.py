@@ -130,13 +130,11 @@ def api_fault_scope(faults: Faults) -> Any:
 
 
 class LocalStack:
-    def __init__(self, ports: Ports, state_dir: Path, seed: bool = True, quiet: bool = False,
-                 faults: Faults | None = None) -> None:
+    def __init__(self, ports: Ports, state_dir: Path, seed: bool = True, faults: Faults | None = None) -> None:
         self.faults = faults  # local/faults.py: injected AWS failures in the functions' calls (iop run --faults)
         self.ports = ports
         self.state_dir = state_dir
         self.seed = seed
-        self.quiet = quiet
         self.aws_url = f"http://{ports.host}:{ports.aws}"
         self.api_url = f"http://{ports.host}:{ports.api}"
         self.web_url = f"http://{ports.host}:{ports.web}"
@@ -181,6 +179,15 @@ class LocalStack:
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.console = console = self._install_console()
+        try:
+            self._start(console)
+        except BaseException:
+            self._remove_console()  # a stack that did not start gives standard output back
+            raise
+
+    def _start(self, console: Console) -> None:
         import logging
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -188,8 +195,6 @@ class LocalStack:
         from functions.core import aws, clock, models, secrets, settings
         from local.clock import OffsetClock
 
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.console = self._install_console()
         local_credentials()
         from local import emulator
 
@@ -221,12 +226,12 @@ class LocalStack:
         self._publish_clock()
         self.settings = settings.get_settings()
 
-        self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json", on_sent=self.console.sent)
+        self._outbox = Outbox(self.clock.now, REGION, self.state_dir / "outbox.json", on_sent=console.sent)
         from local.runtime import invoke
 
         self.pump = Pump(self.wiring, self.clients["sqs"], guarded(self.faults, invoke), self.clock.now,
                          self._after_invoke,
-                         streams=self.clients["dynamodbstreams"], note=self.console.note)
+                         streams=self.clients["dynamodbstreams"], note=console.note)
         self.pump.restore(saved.get("pump", {}))
         if saved.get("aws"):
             state_mod.restore(saved["aws"], self.clients)
