@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from iop import common
+
 _INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
@@ -79,9 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
             return _bad(f"--out: no such folder {folder}")
-    from local.cli import configure
-
-    configure()
+    common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
 
@@ -103,9 +103,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         return _no_intake(args.intake_id)
     if not args.dry_run and args.confirm != args.intake_id:
         return _bad("erase needs --confirm with the same intake id (or --dry-run)")
-    from local.cli import configure
-
-    configure()
+    common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
 
@@ -127,7 +125,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add the commands to the ``iop`` parser (``local.cli.EXTENSIONS``)."""
+    """Add the commands to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     patient = sub.add_parser("patient", help="a person's records: export (right of access), erase")
     patient_sub = patient.add_subparsers(dest="patient_command", required=True, parser_class=type(patient))
     export = patient_sub.add_parser("export", help="everything held about the person of an intake, as JSON")

@@ -1,9 +1,10 @@
 """``iop sessions import FILE`` and ``iop attendance record`` (the reminders workflow's commands).
 
     iop sessions import FILE
-        Store sessions and weekly series (CONTRACTS.md section 5, plus ``series``) and plan their
-        reminders; prints a JSON summary. Re-importing is safe: unchanged sessions change
-        nothing, moved ones move their pending reminders, ``"status": "cancelled"`` cancels them.
+        Store sessions and weekly series (``{"sessions": [...], "series": [...]}``, validated by
+        ``functions/reminders/schedule.py``) and plan their reminders; prints a JSON summary.
+        Re-importing is safe: unchanged sessions change nothing, moved ones move their pending
+        reminders, ``"status": "cancelled"`` cancels them.
     iop attendance record --occurrence ID --intake-id ID --status attended|missed
         What POST /staff/sessions/{occurrence_id}/attendance does, from a shell.
 
@@ -17,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from iop import common
 
 
 def _bad(reason: str) -> int:
@@ -46,9 +49,7 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
         schedule.parse_schedule_file(data)  # bad input is refused before touching AWS
     except schedule.SessionsFileError as exc:
         return _bad(f"{args.file}: invalid sessions file: {exc}")
-    from local.cli import configure
-
-    configure()
+    common.configure()
     from functions.core.clock import now
     from functions.reminders import service
 
@@ -61,9 +62,7 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
 
 
 def cmd_attendance_record(args: argparse.Namespace) -> int:
-    from local.cli import configure
-
-    configure()
+    common.configure()
     from functions.core.clock import now
     from functions.core.errors import ConflictError, NotFoundError
     from functions.reminders import service
@@ -81,7 +80,7 @@ def cmd_attendance_record(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add the commands to the ``iop`` parser (``local.cli.EXTENSIONS``)."""
+    """Add the commands to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     sessions = sub.add_parser("sessions", help="sessions, weekly series and their reminders")
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=type(sessions))
     load = sessions_sub.add_parser("import", help="store sessions/series (JSON) and plan their reminders")

@@ -2,24 +2,26 @@
 
     iop eligibility parse FILE
         Read a raw X12 271 or a v3 JSON eligibility response and print its coverage summary
-        (CONTRACTS.md section 6) as JSON. Offline: no AWS, no stack.
+        (``CoverageSummary.to_dict()``: status, payer, plan, network, prior auth, amounts in
+        dollars, ``null`` where the response is silent) as JSON. Offline: no AWS, no stack.
     iop eligibility recheck INTAKE_ID
         Queue a new eligibility check of an intake (what the staff route does); prints
         ``{"intake_id", "check_id", "status": "queued"}``.
 
 Exit status: 0 done, 2 bad input or a missing file (one line on stderr), 1 AWS or the stack failed.
-Registered in ``local/cli.py`` through ``EXTENSIONS``. Imports stay light: this module is loaded
-with every ``iop`` command.
+Registered in ``iop/cli.py`` (``COMMANDS``). Imports stay light: this module is loaded with every
+``iop`` command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from iop import common
 
 
 def _bad(reason: str) -> int:
@@ -48,8 +50,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_recheck(args: argparse.Namespace) -> int:
-    # local/ is not part of the Lambda package (nor of the type-checked tree): found at run time.
-    importlib.import_module("local.cli").configure()
+    common.configure()
     from functions.core.clock import now
     from functions.insurance import service
 

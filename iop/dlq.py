@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from iop import common
+
 QUEUES = {"insurance-checks": "IOP_INSURANCE_QUEUE_URL", "crisis-events": "IOP_CRISIS_QUEUE_URL",
           "inbound-sms": "IOP_INBOUND_SMS_QUEUE_URL"}
 RELAY_FAILURES = "outbox-relay-failures"
@@ -159,9 +161,7 @@ def redrive(name: str, *, dry_run: bool, limit: int | None) -> dict[str, Any]:
 # -- the command ----------------------------------------------------------------------------------------
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from local.cli import configure
-
-    configure()
+    common.configure()
     names = [args.queue] if args.queue else [*QUEUES, RELAY_FAILURES]
     try:
         for name in names:
@@ -180,9 +180,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
     if args.max is not None and args.max < 1:
         print("iop: --max must be at least 1", file=sys.stderr)
         return 2
-    from local.cli import configure
-
-    configure()
+    common.configure()
     try:
         summary = redrive(args.queue, dry_run=args.dry_run, limit=args.max)
     except DlqError as exc:
@@ -195,10 +193,9 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from local.cli import _Parser
-
+    """Add ``dlq list`` / ``dlq redrive`` to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     dlq = sub.add_parser("dlq", help="dead-letter queues: list, redrive")
-    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=type(dlq))
     listing = dlq_sub.add_parser("list", help="counts; with QUEUE, peek at its messages (ids only)")
     listing.add_argument("queue", nargs="?")
     listing.add_argument("--max", type=int, default=10)
