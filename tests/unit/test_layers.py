@@ -93,3 +93,22 @@ def test_importing_app_and_every_function_module_loads_nothing_left_behind() -> 
     modules = json.loads(done.stdout)
     assert "app" in modules and "functions.core.http" in modules
     assert [m for m in modules if m.split(".")[0] in LEFT_BEHIND] == []
+
+
+def test_iop_registration_goes_one_way_cli_imports_the_commands_none_imports_cli() -> None:
+    commands = sorted(p for p in (ROOT / "iop").glob("*.py") if p.name not in {"cli.py", "__main__.py"})
+    assert {p.stem for p in commands} >= {"common", "dlq", "eligibility", "patient", "reminders", "roster"}
+    for path in commands:
+        names = [name for _, name in imported_names(path.read_text(encoding="utf-8"))]
+        assert "iop.cli" not in names and "importlib" not in names, path.name
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "iop"
+                    and any(a.name == "cli" for a in n.names)], path.name
+
+
+def test_python_dash_m_iop_lists_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "iop", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "{run,invoke,staff,roster,sessions,attendance,eligibility,patient,dlq}" in done.stdout
