@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +39,7 @@ ID_KEYS = ("type", "intake_id", "case_id", "check_id", "event_id", "attempt", "r
 PEEK_VISIBILITY = 30
 
 
-class DlqError(Exception):
+class DlqError(common.UsageError):
     """Bad input: exit 2 with this reason."""
 
 
@@ -163,29 +162,20 @@ def redrive(name: str, *, dry_run: bool, limit: int | None) -> dict[str, Any]:
 def cmd_list(args: argparse.Namespace) -> int:
     common.configure()
     names = [args.queue] if args.queue else [*QUEUES, RELAY_FAILURES]
-    try:
-        for name in names:
-            target = pair(name)
-            print(f"{name:<24} {target.dlq_url.rsplit('/', 1)[1]:<48} {depth(target.dlq_url):>6} message(s)")
-        if args.queue:
-            for row in peek(args.queue, args.max):
-                print(json.dumps(row))
-    except DlqError as exc:
-        print(f"iop: {exc}", file=sys.stderr)
-        return 2
+    for name in names:
+        target = pair(name)
+        print(f"{name:<24} {target.dlq_url.rsplit('/', 1)[1]:<48} {depth(target.dlq_url):>6} message(s)")
+    if args.queue:
+        for row in peek(args.queue, args.max):
+            print(json.dumps(row))
     return 0
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     if args.max is not None and args.max < 1:
-        print("iop: --max must be at least 1", file=sys.stderr)
-        return 2
+        raise common.UsageError("--max must be at least 1")
     common.configure()
-    try:
-        summary = redrive(args.queue, dry_run=args.dry_run, limit=args.max)
-    except DlqError as exc:
-        print(f"iop: {exc}", file=sys.stderr)
-        return 2
+    summary = redrive(args.queue, dry_run=args.dry_run, limit=args.max)
     verb = "would move" if args.dry_run else "moved"
     count = summary["would_move"] if args.dry_run else summary["moved"]
     print(f"{args.queue}: {verb} {count} message(s) back to the queue; {summary['failed']} failed")

@@ -32,14 +32,9 @@ from iop import common
 _INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
-def _bad(reason: str) -> int:
-    print(f"iop: {reason}", file=sys.stderr)
-    return 2
-
-
-def _no_intake(intake_id: str) -> int:
+def _no_intake(intake_id: str) -> common.UsageError:
     shown = intake_id if _INTAKE_ID.fullmatch(intake_id) else "(not an intake id)"
-    return _bad(f"no intake {shown}")
+    return common.UsageError(f"no intake {shown}")
 
 
 def _operator() -> str:
@@ -76,11 +71,11 @@ def _write_private(path: str, text: str) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if not _INTAKE_ID.fullmatch(args.intake_id):
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
-            return _bad(f"--out: no such folder {folder}")
+            raise common.UsageError(f"--out: no such folder {folder}")
     common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
@@ -88,7 +83,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _logs_to_stderr():
         document = patient_records.export(args.intake_id, at=now(), operator=_operator())
     if document is None:
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.out:
         _write_private(args.out, text)
@@ -100,9 +95,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     if not _INTAKE_ID.fullmatch(args.intake_id):
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     if not args.dry_run and args.confirm != args.intake_id:
-        return _bad("erase needs --confirm with the same intake id (or --dry-run)")
+        raise common.UsageError("erase needs --confirm with the same intake id (or --dry-run)")
     common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
@@ -117,9 +112,9 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
             )
     except patient_records.EraseRefused as exc:
-        return _bad(f"refused: {exc}")
+        raise common.UsageError(f"refused: {exc}") from None
     if summary is None:
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from iop import common
-
-
-def _bad(reason: str) -> int:
-    print(f"iop: {reason}", file=sys.stderr)
-    return 2
 
 
 def _read_json(path: str) -> tuple[Any, str | None]:
@@ -44,11 +38,11 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
 
     data, problem = _read_json(args.file)
     if problem:
-        return _bad(problem)
+        raise common.UsageError(problem)
     try:
         schedule.parse_schedule_file(data)  # bad input is refused before touching AWS
     except schedule.SessionsFileError as exc:
-        return _bad(f"{args.file}: invalid sessions file: {exc}")
+        raise common.UsageError(f"{args.file}: invalid sessions file: {exc}") from None
     common.configure()
     from functions.core.clock import now
     from functions.reminders import service
@@ -56,7 +50,7 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
     try:
         summary = service.import_schedule(data, now())
     except (schedule.SessionsFileError, service.UnknownParticipants) as exc:
-        return _bad(f"{args.file}: {exc}")
+        raise common.UsageError(f"{args.file}: {exc}") from None
     print(json.dumps(summary.as_dict(), indent=2))
     return 0
 
@@ -70,11 +64,11 @@ def cmd_attendance_record(args: argparse.Namespace) -> int:
     try:
         result = service.record_attendance(args.occurrence, args.intake_id, args.status, now())
     except NotFoundError:
-        return _bad("no such session, or the patient is not in it")
+        raise common.UsageError("no such session, or the patient is not in it") from None
     except ConflictError:
-        return _bad("the session was cancelled")
+        raise common.UsageError("the session was cancelled") from None
     except service.InvalidAttendance as exc:
-        return _bad(str(exc))
+        raise common.UsageError(str(exc)) from None
     print(json.dumps(result, indent=2))
     return 0
 
