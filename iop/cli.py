@@ -1,4 +1,5 @@
-"""The ``iop`` command.
+"""The ``iop`` command (``python -m iop``): ``main``, the local-stack commands (``run``, ``invoke``,
+``staff token``) and the registration of every other command module (``COMMANDS``).
 
 Every command reaches AWS or the local emulator through the standard AWS settings
 (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, credentials) plus ``IOP_STAGE``. With none of them
