@@ -40,7 +40,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/iop run
+	$(PY) -m iop run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -11,7 +11,9 @@
 2. The template: every function's ``CodeUri`` is ``./deployment.zip`` (beside the template, ready for
    ``aws cloudformation package``), and the Cognito authorizer's placeholder provider ARN
    (``functions.core.auth.USER_POOL_ARN_PLACEHOLDER``) becomes ``{"Fn::GetAtt": ["StaffUserPool", "Arn"]}``.
-3. The zip is rewritten deterministically (sorted entries, fixed timestamps and modes) with a
+3. The zip holds ``app.py``, ``functions/`` and the requirements: the build fails if anything of
+   ``iop/``, ``local/``, ``tests/`` or ``infra/`` got in (say, a new symlink under ``vendor/``).
+   It is rewritten deterministically (sorted entries, fixed timestamps and modes) with a
    ``__pycache__/<name>.cpython-311.pyc`` beside every importable ``.py``, compiled with
    ``unchecked-hash`` invalidation: Lambda's code directory is read-only, so without them every cold
    start recompiles every module it imports; with unchecked hashes Python never even stats the source.
@@ -49,6 +51,9 @@ TASK_ROOT = "/var/task"  # where Lambda unpacks the zip; recorded as the code ob
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: identical bytes on every build
 KEEP_CACHED_PACKAGES = 4
 CACHE_TAG = sys.implementation.cache_tag  # "cpython-311"
+# Project code that never ships: the operator commands, the local stack, the tests and this build.
+# The zip holds app.py, functions/ (vendor/functions) and the requirements; nothing in them imports these.
+NOT_SHIPPED = frozenset({"iop", "local", "tests", "infra"})
 
 
 class BuildError(Exception):
@@ -240,6 +245,8 @@ def rewrite_zip(package: Path, dest: Path) -> tuple[int, int]:
     for name, data, executable in read_entries(package):
         if name in files:
             raise BuildError(f"{name} is in the chalice package twice")
+        if PurePosixPath(name).parts[0] in NOT_SHIPPED:
+            raise BuildError(f"{name} is in the chalice package: only app.py, functions/ and the requirements ship")
         files[name] = (data, executable)
     compiled: dict[str, bytes] = {}
     for name in sorted(files):

@@ -63,7 +63,7 @@ class Stack:
                 "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
 
     def iop(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "local.cli", *args], cwd=ROOT, env=self.env(),
+        return subprocess.run([sys.executable, "-m", "iop", *args], cwd=ROOT, env=self.env(),
                               capture_output=True, text=True, timeout=120, check=False)
 
     def tick(self) -> int:
@@ -90,7 +90,7 @@ def start_stack(state_dir: Path, log_path: Path, ports: tuple[int, int, int] | N
     api, web, aws = ports or (free_port(), free_port(), free_port())
     log = log_path.open("a")
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.cli", "run", "--api-port", str(api), "--web-port", str(web),
+        [sys.executable, "-m", "iop", "run", "--api-port", str(api), "--web-port", str(web),
          "--aws-port", str(aws), "--state-dir", str(state_dir), *([] if seed else ["--no-seed"]), *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
         env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IOP_"))},
@@ -119,7 +119,7 @@ def stop_stack(stack: Stack) -> int:
     try:
         return stack.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        stack.process.send_signal(signal.SIGUSR1)  # faulthandler: dump every thread (local/cli.py)
+        stack.process.send_signal(signal.SIGUSR1)  # faulthandler: dump every thread (iop/cli.py)
         time.sleep(2)
         stack.process.kill()
         stack.process.wait()

@@ -105,7 +105,7 @@ def test_a_recheck_of_an_unknown_intake_exits_2(stack: Stack) -> None:
 
 def iop(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "iop", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
 
 

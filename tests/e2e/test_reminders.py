@@ -316,7 +316,7 @@ def _invoke_dispatch(stack: Stack) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "local.cli",
+            "iop",
             "invoke",
             "dispatch_reminders",
             "--event",

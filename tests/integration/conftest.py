@@ -14,9 +14,9 @@ def iop(
 ) -> Callable[..., tuple[int, str, str]]:
     """``iop("dlq", "list")``: the ``iop`` command in process, on moto (the ``aws`` fixture has
     configured the stage, so ``configure`` is skipped); returns (exit code, stdout, stderr)."""
-    from local import cli
+    from iop import cli, common
 
-    monkeypatch.setattr(cli, "configure", lambda: None)
+    monkeypatch.setattr(common, "configure", lambda: None)
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -1,4 +1,4 @@
-"""``iop dlq list`` / ``iop dlq redrive`` (local/dlq.py) on moto's queues from the template."""
+"""``iop dlq list`` / ``iop dlq redrive`` (iop/dlq.py) on moto's queues from the template."""
 
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from infra.build import BuildResult, build, rewrite_zip, user_pool_placeholder
+from infra.build import BuildError, BuildResult, build, rewrite_zip, user_pool_placeholder
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = sys.implementation.cache_tag  # cpython-311
 
-HANDLERS = {  # DESIGN.md section 1's five Lambdas, plus the outbox relay, and where their code lives
+HANDLERS = {  # the six Lambdas of infra/template.py (api, four workers, the outbox relay): where their code lives
     "APIHandler": "app.app",
     "CheckInsurance": "functions.insurance.handler.check_insurance",
     "DispatchReminders": "functions.reminders.handler.dispatch_reminders",
@@ -245,6 +245,29 @@ def test_zip_holds_the_app_and_every_workflow_module(names: list[str]) -> None:
     assert "app.py" in present
     assert tree, "no functions/ sources in the checkout"
     assert tree <= present, f"missing from the zip: {sorted(tree - present)[:5]}"
+
+
+def test_zip_holds_no_project_code_but_the_app_and_functions(names: list[str]) -> None:
+    """The operator commands (iop/), the local stack (local/), tests/ and infra/ stay behind: the
+    functions never import them (tests/unit/test_layers.py), so shipping them would only add code."""
+    modules = {n for n in names if n.endswith(".py")}
+    project = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} - {"vendor"}
+    ours = {PurePosixPath(n).parts[0] for n in modules} & project
+    assert ours == {"app.py", "functions"}
+    assert not [n for n in modules if PurePosixPath(n).parts[0] in {"iop", "local", "tests", "infra"}]
+    for handler in HANDLERS.values():
+        module = handler.rpartition(".")[0]
+        assert f"{module.replace('.', '/')}.py" in modules, handler
+
+
+def test_the_build_refuses_a_package_that_holds_code_that_stays_behind(tmp_path: Path) -> None:
+    for stray in ("local/clock.py", "iop/cli.py", "tests/factories.py", "infra/build.py"):
+        package = tmp_path / "chalice.zip"
+        with zipfile.ZipFile(package, "w") as zf:
+            zf.writestr("app.py", "app = None\n")
+            zf.writestr(stray, "x = 1\n")
+        with pytest.raises(BuildError, match=stray):
+            rewrite_zip(package, tmp_path / "deployment.zip")
 
 
 def test_every_module_ships_precompiled_unchecked_bytecode(names: list[str], package: BuildResult) -> None:

@@ -194,11 +194,11 @@ def test_resolving_stops_the_chain_frees_the_code_and_later_acks_are_refused(cri
 @pytest.fixture(autouse=True)
 def _configured(monkeypatch: pytest.MonkeyPatch) -> None:
     """``iop`` finds the stage through the AWS settings; here moto is already wired (the ``aws`` fixture)."""
-    monkeypatch.setattr("local.cli.configure", lambda: None)
+    monkeypatch.setattr("iop.common.configure", lambda: None)
 
 
 def _iop(*args: str) -> int:
-    from local.cli import main
+    from iop.cli import main
 
     return main(list(args))
 

@@ -2,29 +2,30 @@
 
     iop eligibility parse FILE
         Read a raw X12 271 or a v3 JSON eligibility response and print its coverage summary
-        (CONTRACTS.md section 6) as JSON. Offline: no AWS, no stack.
+        (``CoverageSummary.to_dict()``: status, payer, plan, network, prior auth, amounts in
+        dollars, ``null`` where the response is silent) as JSON. Offline: no AWS, no stack.
     iop eligibility recheck INTAKE_ID
         Queue a new eligibility check of an intake (what the staff route does); prints
         ``{"intake_id", "check_id", "status": "queued"}``.
 
 Exit status: 0 done, 2 bad input or a missing file (one line on stderr), 1 AWS or the stack failed.
-Registered in ``local/cli.py`` through ``EXTENSIONS``. Imports stay light: this module is loaded
-with every ``iop`` command.
+Registered in ``iop/cli.py`` (``COMMANDS``). Imports stay light: this module is loaded with every
+``iop`` command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from iop import common
 
-def _bad(reason: str) -> int:
-    print(f"iop: {' '.join(reason.split())}", file=sys.stderr)
-    return 2
+
+def _bad(reason: str) -> common.UsageError:
+    """Bad input (exit 2), its reason on one line: runs of whitespace and line breaks collapse to a space."""
+    return common.UsageError(" ".join(reason.split()))
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -32,33 +33,32 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.exists():
-        return _bad(f"{args.file}: no such file")
+        raise _bad(f"{args.file}: no such file")
     if not path.is_file():
-        return _bad(f"{args.file}: not a file")
+        raise _bad(f"{args.file}: not a file")
     try:
         content = path.read_bytes()
     except OSError as exc:
-        return _bad(f"{args.file}: cannot be read ({exc.strerror or type(exc).__name__})")
+        raise _bad(f"{args.file}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     try:
         summary = parse_eligibility_file(content)
     except EligibilityParseError as exc:
-        return _bad(f"{args.file}: {exc}")
+        raise _bad(f"{args.file}: {exc}") from None
     print(json.dumps(summary.to_dict(), indent=2))
     return 0
 
 
 def cmd_recheck(args: argparse.Namespace) -> int:
-    # local/ is not part of the Lambda package (nor of the type-checked tree): found at run time.
-    importlib.import_module("local.cli").configure()
+    common.configure()
     from functions.core.clock import now
     from functions.insurance import service
 
     try:
         message = service.request_recheck(args.intake_id, now=now())
     except service.UnknownIntake:
-        return _bad(f"{args.intake_id}: no such intake")
+        raise _bad(f"{args.intake_id}: no such intake") from None
     except service.NoInsurance:
-        return _bad(f"{args.intake_id}: the intake has no insurance to check")
+        raise _bad(f"{args.intake_id}: the intake has no insurance to check") from None
     print(json.dumps({"intake_id": message.intake_id, "check_id": message.check_id, "status": "queued"}, indent=2))
     return 0
 

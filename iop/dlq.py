@@ -26,10 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from iop import common
 
 QUEUES = {"insurance-checks": "IOP_INSURANCE_QUEUE_URL", "crisis-events": "IOP_CRISIS_QUEUE_URL",
           "inbound-sms": "IOP_INBOUND_SMS_QUEUE_URL"}
@@ -38,7 +39,7 @@ ID_KEYS = ("type", "intake_id", "case_id", "check_id", "event_id", "attempt", "r
 PEEK_VISIBILITY = 30
 
 
-class DlqError(Exception):
+class DlqError(common.UsageError):
     """Bad input: exit 2 with this reason."""
 
 
@@ -159,35 +160,22 @@ def redrive(name: str, *, dry_run: bool, limit: int | None) -> dict[str, Any]:
 # -- the command ----------------------------------------------------------------------------------------
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from local.cli import configure
-
-    configure()
+    common.configure()
     names = [args.queue] if args.queue else [*QUEUES, RELAY_FAILURES]
-    try:
-        for name in names:
-            target = pair(name)
-            print(f"{name:<24} {target.dlq_url.rsplit('/', 1)[1]:<48} {depth(target.dlq_url):>6} message(s)")
-        if args.queue:
-            for row in peek(args.queue, args.max):
-                print(json.dumps(row))
-    except DlqError as exc:
-        print(f"iop: {exc}", file=sys.stderr)
-        return 2
+    for name in names:
+        target = pair(name)
+        print(f"{name:<24} {target.dlq_url.rsplit('/', 1)[1]:<48} {depth(target.dlq_url):>6} message(s)")
+    if args.queue:
+        for row in peek(args.queue, args.max):
+            print(json.dumps(row))
     return 0
 
 
 def cmd_redrive(args: argparse.Namespace) -> int:
     if args.max is not None and args.max < 1:
-        print("iop: --max must be at least 1", file=sys.stderr)
-        return 2
-    from local.cli import configure
-
-    configure()
-    try:
-        summary = redrive(args.queue, dry_run=args.dry_run, limit=args.max)
-    except DlqError as exc:
-        print(f"iop: {exc}", file=sys.stderr)
-        return 2
+        raise common.UsageError("--max must be at least 1")
+    common.configure()
+    summary = redrive(args.queue, dry_run=args.dry_run, limit=args.max)
     verb = "would move" if args.dry_run else "moved"
     count = summary["would_move"] if args.dry_run else summary["moved"]
     print(f"{args.queue}: {verb} {count} message(s) back to the queue; {summary['failed']} failed")
@@ -195,10 +183,9 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from local.cli import _Parser
-
+    """Add ``dlq list`` / ``dlq redrive`` to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     dlq = sub.add_parser("dlq", help="dead-letter queues: list, redrive")
-    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=_Parser)
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=type(dlq))
     listing = dlq_sub.add_parser("list", help="counts; with QUEUE, peek at its messages (ids only)")
     listing.add_argument("queue", nargs="?")
     listing.add_argument("--max", type=int, default=10)

@@ -1,4 +1,5 @@
-"""The ``iop`` command.
+"""The ``iop`` command (``python -m iop``): ``main``, the local-stack commands (``run``, ``invoke``,
+``staff token``) and the registration of every other command module (``COMMANDS``).
 
 Every command reaches AWS or the local emulator through the standard AWS settings
 (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, credentials) plus ``IOP_STAGE``. With none of them
@@ -18,59 +19,10 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-LOCAL_ENDPOINT = "http://127.0.0.1:4566"
-
-
-class UsageError(Exception):
-    """Bad input: exit 2 with this one-line reason."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _read_json(path: str) -> Any:
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        return json.loads(file.read_text())
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-
-
-def configure() -> None:
-    """Find the stage's tables, queues and secrets through the AWS settings, as the functions do."""
-    from functions.core import aws, clock, models, secrets, settings
-    from local.clock import OffsetClock
-    from local.provision import provision
-    from local.stack import CLOCK_PARAMETER, local_credentials
-
-    local = not os.environ.get("AWS_ENDPOINT_URL") and not os.environ.get("IOP_STAGE")
-    if local or os.environ.get("IOP_STAGE", "local") == "local":
-        os.environ.setdefault("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
-        local_credentials()
-    stage = os.environ.get("IOP_STAGE", "local")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    wiring = provision(endpoint, stage=stage, region=region, create=False)
-    for key, value in wiring.env.items():
-        os.environ.setdefault(key, value)
-    if stage == "local":
-        os.environ["IOP_STAFF_AUTH"] = "local"
-    settings.reset_settings()
-    aws.reset_clients()
-    models.unbind_models()
-    secrets.forget_secrets()
-    if stage == "local":
-        try:
-            offset = aws.client("ssm").get_parameter(Name=CLOCK_PARAMETER)["Parameter"]["Value"]
-            clock.set_clock(OffsetClock(float(offset)))
-        except Exception:  # noqa: S110 - no local clock published: the system clock it is
-            pass
+from iop import common, dlq, eligibility, patient, reminders, roster
+from iop.common import Parser, UsageError, read_json
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -118,7 +70,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     if args.function not in HANDLERS:
         raise UsageError(f"unknown function {args.function!r}; one of: {', '.join(HANDLERS)}")
-    event = _read_json(args.event)
+    event = read_json(args.event)
     if not isinstance(event, dict):
         raise UsageError(f"{args.event}: an event must be a JSON object")
     # The function's own log lines go to stderr, as CloudWatch would keep them apart: stdout is the result.
@@ -131,7 +83,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def _invoke(function: str, event: dict[str, Any]) -> Any:
     from local.runtime import invoke
 
-    configure()
+    common.configure()
     if function == "api_handler":
         from chalice.config import Config
         from chalice.local import LocalGateway
@@ -154,16 +106,27 @@ def _invoke(function: str, event: dict[str, Any]) -> Any:
 def cmd_staff_token(args: argparse.Namespace) -> int:
     if "@" not in args.email or len(args.email) > 254:
         raise UsageError("--email: give the staff member's email address")
-    configure()
+    common.configure()
     from functions.core.auth import issue_local_token
 
     print(issue_local_token(args.email))
     return 0
 
 
+# Each workflow's commands, in the order ``iop --help`` lists them. Registration goes one way:
+# this module imports the command modules; none of them imports this one.
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    roster.register,  # roster import
+    reminders.register,  # sessions import, attendance record
+    eligibility.register,  # eligibility parse, recheck
+    patient.register,  # patient export, erase
+    dlq.register,  # dead-letter queues: list, redrive
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="iop", description="virtual-iop: local stack and operations")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="iop", description="virtual-iop: local stack and operations")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run = sub.add_parser("run", help="start the local stack in the foreground")
     run.add_argument("--api-port", type=int, default=8000)
@@ -182,61 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     inv.set_defaults(fn=cmd_invoke)
 
     staff = sub.add_parser("staff", help="staff helpers")
-    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=Parser)
     token = staff_sub.add_parser("token", help="local stack only: print a staff bearer token")
     token.add_argument("--email", required=True)
     token.set_defaults(fn=cmd_staff_token)
-    for extend in EXTENSIONS:
-        extend(sub)
+    for register in COMMANDS:
+        register(sub)
     return parser
-
-
-# Workflows add their commands here (roster, sessions, eligibility ...).
-EXTENSIONS: list[Callable[[Any], None]] = []
-
-
-def cmd_roster_import(args: argparse.Namespace) -> int:
-    """Validate an on-call roster (CONTRACTS.md section 4) and store it as the current one."""
-    from functions.crisis.roster import RosterError, parse_roster
-
-    data = _read_json(args.file)
-    try:
-        parse_roster(data)
-    except RosterError as exc:
-        raise UsageError(f"{args.file}: invalid roster: " + "; ".join(exc.reasons)) from None
-    configure()
-    from functions.core.clock import now
-    from functions.crisis.service import import_roster
-
-    print(import_roster(data, at=now()))
-    return 0
-
-
-def _roster_commands(sub: Any) -> None:
-    roster = sub.add_parser("roster", help="the crisis on-call roster")
-    roster_sub = roster.add_subparsers(dest="roster_command", required=True, parser_class=_Parser)
-    load = roster_sub.add_parser("import", help="validate and store an on-call roster (JSON)")
-    load.add_argument("file")
-    load.set_defaults(fn=cmd_roster_import)
-
-
-EXTENSIONS.append(_roster_commands)
-
-from local.reminders_cli import register as _reminders_commands  # noqa: E402 - sessions, attendance
-
-EXTENSIONS.append(_reminders_commands)
-
-from functions.insurance.cli import register as _eligibility_commands  # noqa: E402 - eligibility parse, recheck
-
-EXTENSIONS.append(_eligibility_commands)
-
-from local.patient_cli import register as _patient_commands  # noqa: E402 - patient export, erase
-
-EXTENSIONS.append(_patient_commands)
-
-from local.dlq import register as _dlq_commands  # noqa: E402 - dead-letter queues: list, redrive
-
-EXTENSIONS.append(_dlq_commands)
 
 
 def main(argv: list[str] | None = None) -> int:

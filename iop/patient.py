@@ -27,17 +27,14 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from iop import common
+
 _INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
-def _bad(reason: str) -> int:
-    print(f"iop: {reason}", file=sys.stderr)
-    return 2
-
-
-def _no_intake(intake_id: str) -> int:
+def _no_intake(intake_id: str) -> common.UsageError:
     shown = intake_id if _INTAKE_ID.fullmatch(intake_id) else "(not an intake id)"
-    return _bad(f"no intake {shown}")
+    return common.UsageError(f"no intake {shown}")
 
 
 def _operator() -> str:
@@ -74,21 +71,19 @@ def _write_private(path: str, text: str) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if not _INTAKE_ID.fullmatch(args.intake_id):
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
-            return _bad(f"--out: no such folder {folder}")
-    from local.cli import configure
-
-    configure()
+            raise common.UsageError(f"--out: no such folder {folder}")
+    common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
 
     with _logs_to_stderr():
         document = patient_records.export(args.intake_id, at=now(), operator=_operator())
     if document is None:
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if args.out:
         _write_private(args.out, text)
@@ -100,12 +95,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     if not _INTAKE_ID.fullmatch(args.intake_id):
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     if not args.dry_run and args.confirm != args.intake_id:
-        return _bad("erase needs --confirm with the same intake id (or --dry-run)")
-    from local.cli import configure
-
-    configure()
+        raise common.UsageError("erase needs --confirm with the same intake id (or --dry-run)")
+    common.configure()
     from functions.core import patient_records
     from functions.core.clock import now
 
@@ -119,15 +112,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
             )
     except patient_records.EraseRefused as exc:
-        return _bad(f"refused: {exc}")
+        raise common.UsageError(f"refused: {exc}") from None
     if summary is None:
-        return _no_intake(args.intake_id)
+        raise _no_intake(args.intake_id)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def register(sub: Any) -> None:
-    """Add the commands to the ``iop`` parser (``local.cli.EXTENSIONS``)."""
+    """Add the commands to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     patient = sub.add_parser("patient", help="a person's records: export (right of access), erase")
     patient_sub = patient.add_subparsers(dest="patient_command", required=True, parser_class=type(patient))
     export = patient_sub.add_parser("export", help="everything held about the person of an intake, as JSON")

@@ -1,9 +1,10 @@
 """``iop sessions import FILE`` and ``iop attendance record`` (the reminders workflow's commands).
 
     iop sessions import FILE
-        Store sessions and weekly series (CONTRACTS.md section 5, plus ``series``) and plan their
-        reminders; prints a JSON summary. Re-importing is safe: unchanged sessions change
-        nothing, moved ones move their pending reminders, ``"status": "cancelled"`` cancels them.
+        Store sessions and weekly series (``{"sessions": [...], "series": [...]}``, validated by
+        ``functions/reminders/schedule.py``) and plan their reminders; prints a JSON summary.
+        Re-importing is safe: unchanged sessions change nothing, moved ones move their pending
+        reminders, ``"status": "cancelled"`` cancels them.
     iop attendance record --occurrence ID --intake-id ID --status attended|missed
         What POST /staff/sessions/{occurrence_id}/attendance does, from a shell.
 
@@ -14,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-
-def _bad(reason: str) -> int:
-    print(f"iop: {reason}", file=sys.stderr)
-    return 2
+from iop import common
 
 
 def _read_json(path: str) -> tuple[Any, str | None]:
@@ -41,29 +38,25 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
 
     data, problem = _read_json(args.file)
     if problem:
-        return _bad(problem)
+        raise common.UsageError(problem)
     try:
         schedule.parse_schedule_file(data)  # bad input is refused before touching AWS
     except schedule.SessionsFileError as exc:
-        return _bad(f"{args.file}: invalid sessions file: {exc}")
-    from local.cli import configure
-
-    configure()
+        raise common.UsageError(f"{args.file}: invalid sessions file: {exc}") from None
+    common.configure()
     from functions.core.clock import now
     from functions.reminders import service
 
     try:
         summary = service.import_schedule(data, now())
     except (schedule.SessionsFileError, service.UnknownParticipants) as exc:
-        return _bad(f"{args.file}: {exc}")
+        raise common.UsageError(f"{args.file}: {exc}") from None
     print(json.dumps(summary.as_dict(), indent=2))
     return 0
 
 
 def cmd_attendance_record(args: argparse.Namespace) -> int:
-    from local.cli import configure
-
-    configure()
+    common.configure()
     from functions.core.clock import now
     from functions.core.errors import ConflictError, NotFoundError
     from functions.reminders import service
@@ -71,17 +64,17 @@ def cmd_attendance_record(args: argparse.Namespace) -> int:
     try:
         result = service.record_attendance(args.occurrence, args.intake_id, args.status, now())
     except NotFoundError:
-        return _bad("no such session, or the patient is not in it")
+        raise common.UsageError("no such session, or the patient is not in it") from None
     except ConflictError:
-        return _bad("the session was cancelled")
+        raise common.UsageError("the session was cancelled") from None
     except service.InvalidAttendance as exc:
-        return _bad(str(exc))
+        raise common.UsageError(str(exc)) from None
     print(json.dumps(result, indent=2))
     return 0
 
 
 def register(sub: Any) -> None:
-    """Add the commands to the ``iop`` parser (``local.cli.EXTENSIONS``)."""
+    """Add the commands to the ``iop`` subcommands (``iop.cli.COMMANDS``)."""
     sessions = sub.add_parser("sessions", help="sessions, weekly series and their reminders")
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=type(sessions))
     load = sessions_sub.add_parser("import", help="store sessions/series (JSON) and plan their reminders")

@@ -1,0 +1,1 @@
+"""The ``iop`` operator commands (local stack and operations). Never shipped to Lambda."""
