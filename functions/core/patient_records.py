@@ -26,11 +26,10 @@ From the intake id, then from the phone number and address the intake's patient 
   and ``ACTIVE#<yyyy-mm>`` / ``INTAKE#<id>`` for each month since the intake (BatchGetItem).
 
 What cannot be found without a Scan is left out and named in the export's ``not_included``
-(:data:`NOT_INCLUDED`): Powertools idempotency records (keyed by a payload hash), inbound-SMS reply ledgers (keyed
-by the carrier's message id, 7 day TTL), used acknowledgement links (keyed by the link's id),
-crisis cases a later case replaced on the person's open-case marker (other than the intake's
-own), occurrences the person was taken off (their ``PERSON#`` entry is deleted then), family
-members' sessions without the patient.
+(:data:`NOT_INCLUDED`): inbound-SMS reply ledgers (keyed by the carrier's message id, 7 day TTL),
+used acknowledgement links (keyed by the link's id), crisis cases a later case replaced on the
+person's open-case marker (other than the intake's own), occurrences the person was taken off
+(their ``PERSON#`` entry is deleted then), family members' sessions without the patient.
 
 Export
 ------
@@ -122,16 +121,12 @@ from functions.core.models import (
 
 logger = get_logger("patient_records")
 
-TABLES = ("intakes", "crisis", "reminders", "contacts", "eligibility", "idempotency")
+TABLES = ("intakes", "crisis", "reminders", "contacts", "eligibility")
 OUTBOX_SHARDS = ("OUTBOX#0", "OUTBOX#1", "OUTBOX#2", "OUTBOX#3")  # functions.core.outbox.OUTBOX_SHARDS
 ERASED = "erased"
 MAX_OCCURRENCES = 5000  # a person's sessions over years of weekly groups stay far below this
 
 NOT_INCLUDED: tuple[dict[str, str], ...] = (
-    {
-        "what": "idempotency table",
-        "reason": "records are keyed by a hash of the request payload; none names the intake",
-    },
     {
         "what": "inbound SMS reply ledgers (reminders table, INBOUND#)",
         "reason": "keyed by the carrier's message id; they hold no message text and expire after 7 days",

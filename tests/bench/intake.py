@@ -298,7 +298,7 @@ def warm_latency(requests: int, warmup: int, keep_items: bool) -> dict[str, Samp
     with moto_stack() as env, ExitStack() as clients:
         import app as api_module
 
-        tables = [env[var] for var in ("IOP_INTAKES_TABLE", "IOP_CRISIS_TABLE", "IOP_IDEMPOTENCY_TABLE")]
+        tables = [env[var] for var in ("IOP_INTAKES_TABLE", "IOP_CRISIS_TABLE")]
         body = json.dumps(FORM)
         intake_client = clients.enter_context(Client(api_module.app))
         bare_client = clients.enter_context(Client(bare_app(env["IOP_INTAKES_TABLE"])))
