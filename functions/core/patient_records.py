@@ -108,6 +108,7 @@ from functions.core import ids
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError
+from functions.core.intakes import INTAKE_SK, PROFILE_SK, intake_pk, patient_pk
 from functions.core.log import get_logger
 from functions.core.models import (
     ContactItem,
@@ -118,11 +119,12 @@ from functions.core.models import (
     bind_models,
     get_or_none,
 )
+from functions.core.outbox import OUTBOX_SHARDS
 
 logger = get_logger("patient_records")
 
 TABLES = ("intakes", "crisis", "reminders", "contacts", "eligibility")
-OUTBOX_SHARDS = ("OUTBOX#0", "OUTBOX#1", "OUTBOX#2", "OUTBOX#3")  # functions.core.outbox.OUTBOX_SHARDS
+AUDIT_PREFIX = "AUDIT#"  # intakes table: AUDIT#<intake_id> / <ISO time>#export|erase
 ERASED = "erased"
 MAX_OCCURRENCES = 5000  # a person's sessions over years of weekly groups stay far below this
 
@@ -277,27 +279,27 @@ def _reminder_kind(item: ReminderItem) -> str:
 def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
     """Every item held about the person of ``intake_id``; None when there is no such intake."""
     bind_models()
-    intake_items = _query(IntakeItem, f"INTAKE#{intake_id}")
-    intake = next((i for i in intake_items if i.sk == "INTAKE"), None)
+    intake_items = _query(IntakeItem, intake_pk(intake_id))
+    intake = next((i for i in intake_items if i.sk == INTAKE_SK), None)
     if intake is None:
         return None
     intake_data = dict(intake.data or {})
     patient_id = str(intake_data["patient_id"]) if intake_data.get("patient_id") else None
     items: list[Found] = [
-        Found("intakes", "intake" if i.sk == "INTAKE" else f"intake_{i.kind}", i) for i in intake_items
+        Found("intakes", "intake" if i.sk == INTAKE_SK else f"intake_{i.kind}", i) for i in intake_items
     ]
     phones: list[str] = []
     emails: list[str] = []
     if patient_id:
-        for profile_item in _query(IntakeItem, f"PATIENT#{patient_id}"):
-            kind = "patient" if profile_item.sk == "PROFILE" else f"patient_{profile_item.kind}"
+        for profile_item in _query(IntakeItem, patient_pk(patient_id)):
+            kind = "patient" if profile_item.sk == PROFILE_SK else f"patient_{profile_item.kind}"
             items.append(Found("intakes", kind, profile_item))
             profile = dict(profile_item.data or {})
             if profile.get("phone"):
                 phones.append(str(profile["phone"]))
             if profile.get("email"):
                 emails.append(str(profile["email"]))
-    items += [Found("intakes", "audit", i) for i in _query(IntakeItem, f"AUDIT#{intake_id}")]
+    items += [Found("intakes", "audit", i) for i in _query(IntakeItem, f"{AUDIT_PREFIX}{intake_id}")]
 
     # crisis cases
     case_ids: list[str] = []
@@ -517,7 +519,7 @@ def write_audit(
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     for sk in (f"{stamp}#{action}", f"{stamp}#{action}#{ids.new_id('aud')}"):
         item = IntakeItem(
-            f"AUDIT#{intake_id}",
+            f"{AUDIT_PREFIX}{intake_id}",
             sk,
             kind="audit",
             data={"action": action, "intake_id": intake_id, "operator": operator, "at": stamp, **details},
