@@ -336,7 +336,7 @@ GATEWAY_ERROR_HEADERS: dict[str, Any] = {
     "Cache-Control": "'no-store'",
     "X-Content-Type-Options": "'nosniff'",
 }
-# the API's error shape (CONTRACTS.md): {"errors": [{"field", "message"}]}
+# the API's one error shape (docs/api.md): {"errors": [{"field", "message"}]}
 GATEWAY_ERROR_BODY = '{"errors":[{"field":"","message":$context.error.messageString}]}'
 
 

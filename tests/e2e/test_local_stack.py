@@ -1,4 +1,4 @@
-"""The local stack serves CONTRACTS.md section 2: health, control routes, queues, DLQ, schedules, auth."""
+"""The local stack as docs/local-stack.md describes it: health, control routes, queues, DLQ, schedules, auth."""
 
 from __future__ import annotations
 
