@@ -853,7 +853,7 @@ def build(result: dict[str, Any], patients: int) -> dict[str, Any]:
             "SQS: KmsDataKeyReusePeriodSeconds 300: one GenerateDataKey (producers) and one Decrypt "
             "(consumer) per encrypted queue per 5 minutes",
             "SNS (encrypted topics): one data-key request per topic per 5 minutes",
-            "Secrets Manager: one Decrypt per GetSecretValue; measured calls per container x 5 functions x "
+            "Secrets Manager: one Decrypt per GetSecretValue; measured calls per container x each function x "
             "one new container an hour",
         ],
         "resources": {**resources, "lambda_functions": len(memory), "lambda_memory_mb": memory,
