@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.helpers import ORIGIN, PHI_VALUES, bodies, body_of, form, of_kind
+from tests.factories import intake_form as form
+from tests.integration.intake.helpers import ORIGIN, PHI_VALUES, bodies, body_of, of_kind
 
 # --- stored -----------------------------------------------------------------------------------
 
