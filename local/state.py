@@ -50,7 +50,10 @@ def snapshot(wiring: Wiring, clients: dict[str, Any], region: str = "us-east-1")
 
 def restore(data: dict[str, Any], clients: dict[str, Any]) -> None:
     ddb, sm, sqs = clients["dynamodb"], clients["secretsmanager"], clients["sqs"]
+    provisioned = set(ddb.list_tables()["TableNames"])
     for name, items in data.get("tables", {}).items():
+        if name not in provisioned:  # a table the template no longer declares (an older state dir)
+            continue
         for item in items:
             ddb.put_item(TableName=name, Item=item)
     for name, value in data.get("secrets", {}).items():

@@ -1,6 +1,6 @@
 """One typed settings object, read once from the environment.
 
-Every table, queue and topic name comes from here; a missing one is a configuration error at the
+Every table and queue name and every secret id comes from here; a missing one is a configuration error at the
 first use, never a silent default. In AWS the values are set by the packaged template; in the
 local stack by ``local.provision`` from the same template.
 """

@@ -92,3 +92,13 @@ def test_staff_auth_is_local_and_no_endpoint_is_configured(aws: Any) -> None:
     assert s.staff_auth == "local"
     assert s.endpoint_url is None
     assert s.stage == "test"
+
+
+def test_a_saved_local_state_restores_its_tables_and_skips_one_no_longer_provisioned(aws: Any) -> None:
+    """An older ``.local/state.json`` may name a table the template dropped (the idempotency table)."""
+    from local import state
+
+    intakes = aws.tables["intakes"]
+    item = {"pk": {"S": "INTAKE#itk_x"}, "sk": {"S": "INTAKE"}, "kind": {"S": "intake"}}
+    state.restore({"tables": {intakes: [item], "virtual-iop-test-idempotency": [{"id": {"S": "old"}}]}}, aws.clients)
+    assert aws.dynamodb.get_item(TableName=intakes, Key={"pk": item["pk"], "sk": item["sk"]})["Item"] == item
