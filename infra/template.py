@@ -46,8 +46,6 @@ TABLES: dict[str, dict[str, Any]] = {
                        "ttl": "expires_at"},
     "ContactsTable": {"env": "IOP_CONTACTS_TABLE", "name": "contacts", "gsis": [], "ttl": "expires_at"},
     "EligibilityTable": {"env": "IOP_ELIGIBILITY_TABLE", "name": "eligibility", "gsis": [], "ttl": None},
-    "IdempotencyTable": {"env": "IOP_IDEMPOTENCY_TABLE", "name": "idempotency", "gsis": [], "ttl": "expiration",
-                         "hash": "id"},
 }
 
 # --------------------------------------------------------------------------- queues
@@ -81,7 +79,7 @@ CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", 
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "api_handler": {
         "logical": "APIHandler", "policy": "policy-api-handler.json",
-        "tables": {"IntakesTable": RW, "IdempotencyTable": RW, "CrisisTable": RW, "RemindersTable": RW,
+        "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
                    "EligibilityTable": RO, "ContactsTable": RO},
         "send": ["InsuranceChecksQueue", "CrisisEventsQueue"], "consume": None,
         "sms": False, "email": True, "secrets": ["SigningSecret"], "schedules": [],
@@ -190,13 +188,8 @@ API_BASE_URL = sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuff
 
 
 def table_resource(logical: str, spec: dict[str, Any]) -> dict[str, Any]:
-    hash_key = spec.get("hash")
-    if hash_key:
-        attrs = [{"AttributeName": hash_key, "AttributeType": "S"}]
-        keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
-    else:
-        attrs = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
-        keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    attrs = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}]
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
     gsis = []
     for index, shard, at in spec["gsis"]:
         attrs += [{"AttributeName": shard, "AttributeType": "S"}, {"AttributeName": at, "AttributeType": "S"}]
@@ -343,7 +336,7 @@ GATEWAY_ERROR_HEADERS: dict[str, Any] = {
     "Cache-Control": "'no-store'",
     "X-Content-Type-Options": "'nosniff'",
 }
-# the API's error shape (CONTRACTS.md): {"errors": [{"field", "message"}]}
+# the API's one error shape (docs/api.md): {"errors": [{"field", "message"}]}
 GATEWAY_ERROR_BODY = '{"errors":[{"field":"","message":$context.error.messageString}]}'
 
 

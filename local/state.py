@@ -15,7 +15,7 @@ from typing import Any
 from local.provision import ACCOUNT_ID, Wiring
 
 TABLE_VARS = ("IOP_INTAKES_TABLE", "IOP_CRISIS_TABLE", "IOP_REMINDERS_TABLE", "IOP_CONTACTS_TABLE",
-              "IOP_ELIGIBILITY_TABLE", "IOP_IDEMPOTENCY_TABLE")
+              "IOP_ELIGIBILITY_TABLE")
 SECRET_VARS = ("IOP_SIGNING_SECRET_ID", "IOP_ELIGIBILITY_SECRET_ID")
 
 
@@ -50,7 +50,10 @@ def snapshot(wiring: Wiring, clients: dict[str, Any], region: str = "us-east-1")
 
 def restore(data: dict[str, Any], clients: dict[str, Any]) -> None:
     ddb, sm, sqs = clients["dynamodb"], clients["secretsmanager"], clients["sqs"]
+    provisioned = set(ddb.list_tables()["TableNames"])
     for name, items in data.get("tables", {}).items():
+        if name not in provisioned:  # a table the template no longer declares (an older state dir)
+            continue
         for item in items:
             ddb.put_item(TableName=name, Item=item)
     for name, value in data.get("secrets", {}).items():

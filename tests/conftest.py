@@ -50,7 +50,6 @@ TABLE_VARS = {
     "IOP_REMINDERS_TABLE": "reminders",
     "IOP_CONTACTS_TABLE": "contacts",
     "IOP_ELIGIBILITY_TABLE": "eligibility",
-    "IOP_IDEMPOTENCY_TABLE": "idempotency",
 }
 QUEUE_VARS = {
     "IOP_INSURANCE_QUEUE_URL": "insurance-checks",

@@ -1,5 +1,5 @@
 /*
- * Intake website: a multi-step form that POSTs /intake (CONTRACTS.md section 3) and the
+ * Intake website: a multi-step form that POSTs /intake (body and answers: docs/api.md) and the
  * "I need help now" button that POSTs /crisis.
  *
  * Plain browser JavaScript, no build step, no third-party code. Runs under a strict Content
@@ -389,7 +389,7 @@
     return radioValue("screening.cssrs.suicidal_thoughts") === "yes";
   }
 
-  /** The POST /intake body, exactly per CONTRACTS.md section 3 (empty optional fields omitted). */
+  /** The POST /intake body, exactly as docs/api.md gives it (empty optional fields omitted). */
   function buildBody() {
     var patient = {
       first_name: val("first-name"),

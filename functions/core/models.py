@@ -2,12 +2,11 @@
 
 Tables (names from settings, bound on first use, connection honours ``AWS_ENDPOINT_URL``):
 
-- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index)
+- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index), audit trail
 - crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers)
 - reminders:   sessions, occurrences, reminder jobs (sparse ``due`` index), send ledger
 - contacts:    per-phone / per-address channel state shared by every send path (opt-outs)
 - eligibility: coverage summaries and raw payer responses
-- idempotency: Powertools idempotency records (schema owned by Powertools)
 
 Every table uses string keys ``pk`` / ``sk``; sparse GSIs use ``*_shard`` + ``*_at`` so due work
 is found with a Query, never a Scan.
@@ -60,7 +59,7 @@ class OutboxIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
 
 
 class IntakeItem(Model):
-    """Any item of the intakes table (``kind`` says which: patient, intake, outbox, idem)."""
+    """Any item of the intakes table (``kind`` says which: patient, intake, outbox, audit)."""
 
     class Meta(_Unbound):
         pass

@@ -1,6 +1,6 @@
 """One typed settings object, read once from the environment.
 
-Every table, queue and topic name comes from here; a missing one is a configuration error at the
+Every table and queue name and every secret id comes from here; a missing one is a configuration error at the
 first use, never a silent default. In AWS the values are set by the packaged template; in the
 local stack by ``local.provision`` from the same template.
 """
@@ -25,7 +25,6 @@ _ENV = {
     "reminders_table": "IOP_REMINDERS_TABLE",
     "contacts_table": "IOP_CONTACTS_TABLE",
     "eligibility_table": "IOP_ELIGIBILITY_TABLE",
-    "idempotency_table": "IOP_IDEMPOTENCY_TABLE",
     "insurance_queue_url": "IOP_INSURANCE_QUEUE_URL",
     "crisis_queue_url": "IOP_CRISIS_QUEUE_URL",
     "inbound_sms_queue_url": "IOP_INBOUND_SMS_QUEUE_URL",
@@ -56,7 +55,6 @@ class Settings:
     reminders_table: str
     contacts_table: str
     eligibility_table: str
-    idempotency_table: str
     insurance_queue_url: str
     crisis_queue_url: str
     inbound_sms_queue_url: str

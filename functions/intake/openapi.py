@@ -76,7 +76,7 @@ class StaffIntake(BaseModel):
     urgency: Literal["urgent", "same_day"] | None
     crisis_case_id: str | None
     eligibility: dict[str, Any] | None = Field(
-        description="The coverage summary (CONTRACTS.md section 6) once checked, "
+        description="The coverage summary (docs/formats.md) once checked, "
         '{"status": "pending"} while the check runs, null for self-pay'
     )
 
@@ -210,7 +210,7 @@ def _paths() -> dict[str, Any]:
 
 
 def _object(description: str, required: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:
-    """A JSON answer whose exact shape lives with its workflow (CONTRACTS.md): the keys staff tools
+    """A JSON answer whose exact shape lives with its workflow (docs/api.md): the keys staff tools
     rely on are required, the rest is open."""
     schema: dict[str, Any] = {"type": "object", "required": list(required),
                               "properties": {k: v for k, v in properties.items()}}

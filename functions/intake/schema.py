@@ -1,47 +1,11 @@
-"""The ``POST /intake`` body (CONTRACTS.md section 3), its validation, and the response bodies.
+"""The ``POST /intake`` body, its validation, and the response bodies.
 
 Entry point: :func:`parse_intake` turns any decoded JSON value into an :class:`IntakeRequest` or
 raises :class:`~functions.intake.errors.ValidationFailed` whose errors name the field as a dotted
 path (``patient.phone``, ``screening.phq9.3``) and say in plain words what to fix. No message
-ever repeats what the patient typed.
-
-Rules beyond the field types (decisions where the contract is silent):
-
-- Unknown fields are rejected at every level. Strings are trimmed, NFC-normalised, may not
-  contain control characters (line breaks, tabs) and have maximum lengths. Optional strings
-  (``email``, ``phone``, ``insurance.group_number``, ...) given as ``""`` count as missing.
-- Booleans, screening answers and consent ticks are strict JSON types: ``"true"``, ``1`` or
-  ``1.0`` are rejected rather than guessed at.
-- ``current_location`` is either ``{"same_as_address": true}`` or an address with the same
-  fields as ``patient.address`` (optionally with ``"same_as_address": false``). It is a tagged
-  union: an object whose ``same_as_address`` is ``true`` is the first form, anything else is
-  read as an address. :meth:`IntakeRequest.current_address` resolves it.
-- Addresses: ``country`` is a 2-letter code (default ``US``). For the US, ``state`` must be a
-  USPS code (states, DC, territories, military) and ``postal_code`` 5 or 9 digits, stored as
-  ``12345`` or ``12345-6789``. An optional ``line2`` (apartment, suite) is accepted.
-- Phones are stored in E.164. National numbers are read in the patient's address country
-  (``US`` when it has none); numbers with an extension are rejected (texts cannot reach them).
-- ``timezone`` must be an IANA name such as ``America/Chicago`` (links such as ``US/Eastern``
-  are accepted; ``posix/...``, ``right/...``, ``localtime`` and path tricks are not).
-- ``date_of_birth`` is ``YYYY-MM-DD``, not in the future, age 12 to 120 on ``today``, which
-  comes from the validation context: ``IntakeRequest.model_validate(data, context={"today":
-  date})``; :func:`parse_intake` sets it.
-- ``patient.email`` or ``patient.phone`` must be given (the error sits on ``patient.phone``).
-- Consent and contact: ``consent.sms`` true needs a phone, ``consent.email`` true needs an
-  email. A channel in ``preferences.channels`` needs its consent (``"sms"`` needs
-  ``consent.sms``, ``"email"`` needs ``consent.email``): the request is rejected rather than the
-  channel silently dropped, so ``channels`` is always safe to send reminders on. Consenting to a
-  channel without choosing it for reminders is allowed. These cross-section checks run once
-  every field is valid on its own.
-- ``preferences.session_times`` is a non-empty subset of ``morning`` / ``afternoon`` /
-  ``evening``; ``language`` is ``en`` or ``es`` (default ``en``). Duplicates in either list are
-  dropped, keeping the first.
-- ``insurance`` may be omitted or ``null`` (self-pay). Within it ``payer_id`` and ``member_id``
-  are required; ``subscriber_relationship`` is ``self`` (default), ``spouse``, ``child`` or
-  ``other``.
-- C-SSRS questions 3-5 (``thoughts_with_method``, ``intent``, ``plan``) may be omitted or
-  ``null`` when ``suicidal_thoughts`` is false and are required when it is true. Answers given
-  anyway after a "no" are kept (and scored: see ``scores``).
+ever repeats what the patient typed. The body and the rules beyond the field types (unknown
+fields, strict types, addresses, phones, time zones, age, consent per channel, the C-SSRS skip
+logic) are written out in docs/api.md, "POST /intake"; a rule changed here changes there.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Pure functions over plain values. The results are *flags for clinicians*: they decide how fast
 a person on the care team looks at an intake, never what care the patient gets.
 
-Scoring rules (DESIGN.md section 5):
+Scoring rules (the instruments' published scoring; docs/api.md, "Scores"):
 
 - PHQ-9: 9 items 0-3, total 0-27; bands 0-4 minimal, 5-9 mild, 10-14 moderate,
   15-19 moderately_severe, 20-27 severe. Item 9 (thoughts of being better off dead or of

@@ -2,7 +2,7 @@
 
     python tests/bench/coldstart.py [--runs 7] [--build build] [--rebuild] [--importtime] [--before]
 
-For each of the five functions of ``build/template.json`` this times ``import <handler module>``
+For each function of ``build/template.json`` (six) this times ``import <handler module>``
 (``app`` for ``api_handler``) in a fresh ``python -I -S`` process whose only path besides the standard
 library is the unzipped deployment package, with the environment a Lambda would have (region, fake
 credentials, the function's ``IOP_*`` variables with placeholder names). The floor is

@@ -414,33 +414,21 @@ def environment() -> None:
 
 
 def intake_form(n: int, insured: bool, risky: bool) -> dict[str, Any]:
-    form: dict[str, Any] = {
-        "patient": {
-            "first_name": "Bench",
-            "last_name": f"Patient{n}",
-            "date_of_birth": "1988-09-21",
-            "email": f"bench{n}@example.com",
-            "phone": f"+1312555{n:04d}",
-            "timezone": TZ,
-            "address": {"line1": "12 Sample Road", "city": "Chicago", "state": "IL", "postal_code": "60601",
-                        "country": "US"},
-        },
-        "current_location": {"same_as_address": True},
-        "emergency_contact": {"name": "Casey Sample", "relationship": "partner", "phone": "+13125559876"},
-        "screening": {
-            "phq9": [1, 2, 1, 2, 1, 1, 2, 0, 1 if risky else 0],
-            "gad7": [2, 1, 2, 1, 1, 0, 1],
-            "cssrs": {"wish_to_be_dead": risky, "suicidal_thoughts": False, "behavior_past_3_months": False},
-        },
-        "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-        "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "email": True,
-                    "signature": f"Bench Patient{n}"},
-    }
-    if insured:
-        form["insurance"] = {"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan",
-                             "member_id": f"XEX9{n:08d}", "group_number": "GRP-0003",
-                             "subscriber_relationship": "self"}
-    return form
+    """tests/factories.py's form for simulated patient ``n``: its own name, number and member id."""
+    from tests.factories import intake_form as valid_form
+
+    insurance = {"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan", "member_id": f"XEX9{n:08d}",
+                 "group_number": "GRP-0003", "subscriber_relationship": "self"}
+    return valid_form(
+        self_pay=not insured,
+        patient={"first_name": "Bench", "last_name": f"Patient{n}", "email": f"bench{n}@example.com",
+                 "phone": f"+1312555{n:04d}", "timezone": TZ},
+        **({"insurance": insurance} if insured else {}),
+        phq9=[1, 2, 1, 2, 1, 1, 2, 0, 1 if risky else 0],
+        gad7=[2, 1, 2, 1, 1, 0, 1],
+        cssrs={"wish_to_be_dead": risky, "suicidal_thoughts": False, "behavior_past_3_months": False},
+        consent={"signature": f"Bench Patient{n}"},
+    )
 
 
 def share(i: int, fraction: float) -> bool:
@@ -853,7 +841,7 @@ def build(result: dict[str, Any], patients: int) -> dict[str, Any]:
             "SQS: KmsDataKeyReusePeriodSeconds 300: one GenerateDataKey (producers) and one Decrypt "
             "(consumer) per encrypted queue per 5 minutes",
             "SNS (encrypted topics): one data-key request per topic per 5 minutes",
-            "Secrets Manager: one Decrypt per GetSecretValue; measured calls per container x 5 functions x "
+            "Secrets Manager: one Decrypt per GetSecretValue; measured calls per container x each function x "
             "one new container an hour",
         ],
         "resources": {**resources, "lambda_functions": len(memory), "lambda_memory_mb": memory,

@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.e2e.harness import Stack, request, start_stack, stop_stack  # noqa: E402
+from tests.factories import intake_form  # noqa: E402
 
 ROSTER = json.loads((ROOT / "local" / "demo" / "roster.json").read_text())
 TIER1 = {m["phone"] for m in ROSTER["tiers"][0]["members"]}
@@ -47,46 +48,18 @@ PAGE = re.compile(r"URGENT patient safety alert, case ([A-Z0-9]{4,6})\.")
 
 
 def high_risk_intake() -> dict[str, Any]:
+    """tests/factories.py's form, self-pay, high risk, with a number of its own (a new case each)."""
     n = uuid.uuid4().int % 10000
-    return {
-        "patient": {
-            "first_name": "Bench",
-            "last_name": f"Patient{n}",
-            "date_of_birth": "1990-04-12",
-            "email": f"bench{n}@example.com",
-            "phone": f"+1202555{n:04d}",
-            "timezone": "America/New_York",
-            "address": {
-                "line1": "100 Example Street",
-                "city": "Springfield",
-                "state": "IL",
-                "postal_code": "62701",
-                "country": "US",
-            },
-        },
-        "current_location": {"same_as_address": True},
-        "emergency_contact": {"name": "Riley Sample", "relationship": "sibling", "phone": "+13125550142"},
-        "screening": {
-            "phq9": [2, 2, 2, 2, 2, 2, 2, 2, 2],
-            "gad7": [2, 2, 2, 2, 2, 2, 2],
-            "cssrs": {
-                "wish_to_be_dead": True,
-                "suicidal_thoughts": True,
-                "thoughts_with_method": True,
-                "intent": True,
-                "plan": False,
-                "behavior_past_3_months": False,
-            },
-        },
-        "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-        "consent": {
-            "telehealth": True,
-            "privacy_notice": True,
-            "sms": True,
-            "email": True,
-            "signature": f"Bench Patient{n}",
-        },
-    }
+    return intake_form(
+        self_pay=True,
+        patient={"first_name": "Bench", "last_name": f"Patient{n}", "email": f"bench{n}@example.com",
+                 "phone": f"+1202555{n:04d}"},
+        phq9=[2, 2, 2, 2, 2, 2, 2, 2, 2],
+        gad7=[2, 2, 2, 2, 2, 2, 2],
+        cssrs={"wish_to_be_dead": True, "suicidal_thoughts": True, "thoughts_with_method": True, "intent": True,
+               "plan": False, "behavior_past_3_months": False},
+        consent={"signature": f"Bench Patient{n}"},
+    )
 
 
 def codes_paged(stack: Stack) -> set[str]:

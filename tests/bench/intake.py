@@ -58,28 +58,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from tests.factories import intake_form  # noqa: E402 - after sys.path
 
-FORM: dict[str, Any] = {
-    "patient": {
-        "first_name": "Bench",
-        "last_name": "Marker",
-        "date_of_birth": "1985-03-17",
-        "email": "bench.marker@example.org",
-        "phone": "(303) 555-0148",
-        "timezone": "America/Denver",
-        "address": {"line1": "1420 Larimer St", "city": "Denver", "state": "CO", "postal_code": "80202"},
-    },
-    "current_location": {"same_as_address": True},
-    "emergency_contact": {"name": "Pat Marker", "relationship": "sibling", "phone": "(720) 555-0199"},
-    "insurance": {"payer_id": "60054", "payer_name": "Aetna", "member_id": "W200143877", "group_number": "G-77"},
-    "screening": {
-        "phq9": [2, 1, 1, 2, 1, 1, 1, 0, 0],
-        "gad7": [1, 2, 1, 1, 0, 1, 0],
-        "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-    },
-    "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-    "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "email": True, "signature": "Bench Marker"},
-}
+# tests/factories.py's form with this bench's answers (low risk: no crisis case on the timed path).
+FORM: dict[str, Any] = intake_form(phq9=[2, 1, 1, 2, 1, 1, 1, 0, 0], gad7=[1, 2, 1, 1, 0, 1, 0])
 TIMER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -298,7 +280,7 @@ def warm_latency(requests: int, warmup: int, keep_items: bool) -> dict[str, Samp
     with moto_stack() as env, ExitStack() as clients:
         import app as api_module
 
-        tables = [env[var] for var in ("IOP_INTAKES_TABLE", "IOP_CRISIS_TABLE", "IOP_IDEMPOTENCY_TABLE")]
+        tables = [env[var] for var in ("IOP_INTAKES_TABLE", "IOP_CRISIS_TABLE")]
         body = json.dumps(FORM)
         intake_client = clients.enter_context(Client(api_module.app))
         bare_client = clients.enter_context(Client(bare_app(env["IOP_INTAKES_TABLE"])))

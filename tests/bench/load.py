@@ -73,9 +73,12 @@ def phone_for(n: int) -> str:
 
 
 def intake_form(n: int) -> dict[str, Any]:
+    """tests/factories.py's form for load patient ``n``: its own person, numbers, zone and answers."""
+    from tests.factories import intake_form as valid_form
+
     first, last = FIRST[n % len(FIRST)], LAST[n // len(FIRST) % len(LAST)]
-    return {
-        "patient": {
+    return valid_form(
+        patient={
             "first_name": first,
             "last_name": f"{last}{n}",
             "date_of_birth": f"{1960 + n % 40}-{1 + n % 12:02d}-{1 + n % 28:02d}",
@@ -84,19 +87,13 @@ def intake_form(n: int) -> dict[str, Any]:
             "timezone": ("America/Denver", "America/New_York", "America/Chicago")[n % 3],
             "address": {"line1": f"{10 + n} Load Test Ave", "city": "Denver", "state": "CO", "postal_code": "80202"},
         },
-        "current_location": {"same_as_address": True},
-        "emergency_contact": {"name": f"Pat {last}", "relationship": "sibling", "phone": phone_for(n + 7)},
-        "insurance": {"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan",
-                      "member_id": f"XEX9{n:08d}", "group_number": "GRP-0001"},
-        "screening": {
-            "phq9": [(n + i) % 3 for i in range(8)] + [0],  # item 9 stays 0: no risk
-            "gad7": [(n + i) % 4 for i in range(7)],
-            "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-        },
-        "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-        "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "email": True,
-                    "signature": f"{first} {last}{n}"},
-    }
+        emergency_contact={"name": f"Pat {last}", "relationship": "sibling", "phone": phone_for(n + 7)},
+        insurance={"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan", "member_id": f"XEX9{n:08d}",
+                   "group_number": "GRP-0001", "subscriber_relationship": None},
+        phq9=[(n + i) % 3 for i in range(8)] + [0],  # item 9 stays 0: no risk
+        gad7=[(n + i) % 4 for i in range(7)],
+        consent={"signature": f"{first} {last}{n}"},
+    )
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The crisis chain in the local stack, driven by /_local/clock and /_local/tick (CONTRACTS.md 2-4).
+"""The crisis chain in the local stack, driven by /_local/clock and /_local/tick (docs/local-stack.md;
+the roster's rules: docs/formats.md).
 
 The stack loads the demo roster (local/demo/roster.json) on its first start. Other tests share the
 stack (and may open cases of their own), so every assertion is about this test's case code.

@@ -1,4 +1,5 @@
-"""The local stack: health, control routes (clock, tick, SMS, outbox), queues, DLQ, schedules, auth, console."""
+"""The local stack as docs/local-stack.md describes it: health, control routes (clock, tick, SMS, outbox), queues, DLQ,
+schedules, auth, console."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ EMAIL = {("ses:SendEmail", "ses identity/*"), ("ses:SendRawEmail", "ses identity
 # secrets it reads, SMS, email, stream it reads.
 EXPECTED: dict[str, dict[str, Any]] = {
     "APIHandler": {"name": "api-handler",
-                   "tables": {"IntakesTable": RW, "IdempotencyTable": RW, "CrisisTable": RW, "RemindersTable": RW,
+                   "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
                               "EligibilityTable": RO, "ContactsTable": RO},
                    "send": {"InsuranceChecksQueue", "CrisisEventsQueue"}, "consume": None,
                    "secrets": {"SigningSecret"}, "sms": False, "email": True},

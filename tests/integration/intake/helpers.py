@@ -1,42 +1,21 @@
-"""Helpers of the intake integration tests: a valid form, the API client, readers."""
+"""Helpers of the intake integration tests: the API client, readers, the form's PHI values.
+
+The valid form is tests/factories.py ``intake_form``."""
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from tests.factories import VALID_FORM as VALID_FORM  # re-export: tests/integration/test_patient_records.py
+from tests.factories import intake_form
+
+form = intake_form  # re-export: tests/e2e/test_staff_page.py
+
 ORIGIN = "https://www.clinic.example"
 
-VALID_FORM: dict[str, Any] = {
-    "patient": {
-        "first_name": "Zelda",
-        "last_name": "Quixotica",
-        "date_of_birth": "1987-09-14",
-        "email": "zelda.quixotica@example.org",
-        "phone": "(212) 555-0187",
-        "timezone": "America/New_York",
-        "address": {"line1": "41 Orchard Lane", "city": "Albany", "state": "NY", "postal_code": "12207"},
-    },
-    "current_location": {"same_as_address": True},
-    "emergency_contact": {"name": "Marlowe Quixotica", "relationship": "sister", "phone": "+1 518 555 0163"},
-    "insurance": {
-        "payer_id": "60054",
-        "payer_name": "Aetna",
-        "member_id": "WQX88231907",
-        "group_number": "GRP-4471",
-        "subscriber_relationship": "self",
-    },
-    "screening": {
-        "phq9": [2, 2, 1, 2, 1, 1, 2, 1, 0],
-        "gad7": [2, 1, 2, 1, 1, 1, 1],
-        "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-    },
-    "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-    "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "email": True, "signature": "Zelda Quixotica"},
-}
-# What a log line must never contain (the form's personal data, as typed and as stored).
+# What a log line must never contain (tests/factories.py's form: its personal data, as typed and as stored).
 PHI_VALUES = (
     "Zelda",
     "Quixotica",
@@ -51,18 +30,6 @@ PHI_VALUES = (
     "+15185550163",
     "GRP-4471",
 )
-
-
-def form(**changes: Any) -> dict[str, Any]:
-    """A fresh valid form; ``risky=True`` answers PHQ-9 item 9 with 2, ``self_pay=True`` drops insurance."""
-    data = copy.deepcopy(VALID_FORM)
-    if changes.pop("risky", False):
-        data["screening"]["phq9"][8] = 2
-    if changes.pop("self_pay", False):
-        del data["insurance"]
-    if changes:
-        raise TypeError(f"unknown changes: {sorted(changes)}")
-    return data
 
 
 @dataclass

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.helpers import bodies, body_of, form, of_kind
+from tests.factories import intake_form as form
+from tests.integration.intake.helpers import bodies, body_of, of_kind
 
 PHONE = "+12125550199"
 MESSAGE = "I can't keep myself safe tonight, my roommate Ezekiel is away"

@@ -1,5 +1,5 @@
-"""POST /intake through the real Chalice app against moto: every row of the contract's outcome
-table (CONTRACTS.md section 3), what is stored, what is sent, and what is never logged."""
+"""POST /intake through the real Chalice app against moto: every row of the outcome table in
+docs/api.md ("POST /intake"), what is stored, what is sent, and what is never logged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.intake.helpers import ORIGIN, PHI_VALUES, bodies, body_of, form, of_kind
+from tests.factories import intake_form as form
+from tests.integration.intake.helpers import ORIGIN, PHI_VALUES, bodies, body_of, of_kind
 
 # --- stored -----------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.integration.intake.helpers import bodies, body_of, form, of_kind
+from tests.factories import intake_form as form
+from tests.integration.intake.helpers import bodies, body_of, of_kind
 
 
 def _sweep(load_event: Any, lambda_context: Any) -> dict[str, Any]:

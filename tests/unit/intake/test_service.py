@@ -3,7 +3,6 @@ crisis cases and signals, the staff view. The store is an in-memory fake of the 
 
 from __future__ import annotations
 
-import copy
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,43 +14,30 @@ from functions.core.ids import derived_id, new_id
 from functions.core.outbox import OUTBOX_SHARDS, OutboxEvent, carried_record, events_of
 from functions.intake import service
 from functions.intake.schema import CrisisRequest, IntakeRequest, parse_crisis, parse_intake
+from tests.factories import intake_form
 
 NOW = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 CONFIG = service.ClinicConfig(
     clinic_name="Harbor  Clinic", intake_staff_email="intake@clinic.example", public_base_url="https://clinic.example/"
 )
-FORM: dict[str, Any] = {
-    "patient": {
-        "first_name": "Ana",
-        "last_name": "Lopez",
-        "date_of_birth": "1990-04-25",
-        "email": "ana@example.org",
-        "phone": "(212) 555-0123",
-        "timezone": "America/New_York",
-        "address": {"line1": "10 Main St", "city": "New York", "state": "NY", "postal_code": "10001"},
-    },
-    "current_location": {"same_as_address": True},
-    "emergency_contact": {"name": "Bo Lopez", "relationship": "brother", "phone": "+1 202 555 0147"},
-    "insurance": {"payer_id": "60054", "member_id": "W123456789"},
-    "screening": {
-        "phq9": [1, 1, 1, 1, 1, 1, 1, 1, 0],
-        "gad7": [2, 2, 2, 2, 1, 1, 0],
-        "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-    },
-    "preferences": {"channels": ["sms"], "session_times": ["morning"]},
-    "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "signature": "Ana Lopez"},
-}
-PHI = ("Ana", "Lopez", "ana@example.org", "2125550123", "1990-04-25", "W123456789", "10 Main St")
+PHI = ("Zelda", "Quixotica", "zelda.quixotica@example.org", "2125550187", "1987-09-14", "WQX88231907",
+       "41 Orchard Lane")
 
 
 def make_form(*, risky: bool = False, self_pay: bool = False, high: bool = False) -> IntakeRequest:
-    data = copy.deepcopy(FORM)
+    """tests/factories.py's form with this file's answers: SMS only, mornings, PHQ-9 8, GAD-7 10."""
+    data = intake_form(
+        phq9=[1, 1, 1, 1, 1, 1, 1, 1, 0],
+        gad7=[2, 2, 2, 2, 1, 1, 0],
+        channels=["sms"],
+        email=False,
+        preferences={"session_times": ["morning"]},
+        self_pay=self_pay,
+    )
     if risky:
         data["screening"]["phq9"][8] = 1
     if high:
         data["screening"]["cssrs"]["behavior_past_3_months"] = True
-    if self_pay:
-        del data["insurance"]
     return parse_intake(data, NOW.date())
 
 
@@ -172,9 +158,9 @@ def test_a_submission_writes_patient_intake_scores_and_consent_with_its_version(
     assert intake["flags"] == ["iop_indicated"] and intake["urgency"] is None
     assert intake["consent"]["accepted_at"] == "2026-03-02T14:05:00Z"
     assert intake["consent"]["text_version"] == service.CONSENT_TEXT_VERSION
-    assert intake["answers"]["insurance"]["member_id"] == "W123456789"
-    assert intake["current_address"]["postal_code"] == "10001"
-    assert patient_data(write)["phone"] == "+12125550123"
+    assert intake["answers"]["insurance"]["member_id"] == "WQX88231907"
+    assert intake["current_address"]["postal_code"] == "12207"
+    assert patient_data(write)["phone"] == "+12125550187"
     assert patient_data(write)["contact_consent"] == {"sms": True, "email": False}
     assert write.case is None and write.open_marker is None and write.case_id is None
 
@@ -481,8 +467,8 @@ def test_the_staff_view_has_contract_scores_contact_data_and_eligibility() -> No
     assert view["scores"]["phq9"] == {"total": 9, "band": "mild", "item9": 1}
     assert set(view["scores"]) == {"phq9", "gad7", "cssrs"}
     assert view["flags"] == ["same_day_followup", "iop_indicated"]
-    assert view["patient"]["last_name"] == "Lopez" and view["patient"]["email"] == "ana@example.org"
-    assert view["insurance"]["member_id"] == "W123456789"
+    assert view["patient"]["last_name"] == "Quixotica" and view["patient"]["email"] == "zelda.quixotica@example.org"
+    assert view["insurance"]["member_id"] == "WQX88231907"
     assert view["consent"]["text_version"] == service.CONSENT_TEXT_VERSION
     assert view["eligibility"] is None
 
