@@ -49,14 +49,13 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from functions.core.aws import aws_errors
 from functions.core.clock import iso
-from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.errors import ConflictError, RetryableError
 from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort
@@ -72,19 +71,25 @@ from functions.insurance.clients import (
 )
 from functions.insurance.coverage import CoverageError, CoverageSummary
 from functions.insurance.service_types import DEFAULT_CONFIG, PayerServiceTypes, service_types_for
+from functions.insurance.store import (
+    SUMMARY_SK as SUMMARY_SK,  # re-export: moved (tests/integration/reminders imports it from here)
+)
+from functions.insurance.store import (
+    EligibilityStore,
+    InvalidIntake,
+    NoInsurance,
+    StoredCheck,
+    UnknownIntake,
+)
 
 logger = get_logger("check_insurance")
 
 MAX_ATTEMPTS = 4
 RETRY_DELAYS: tuple[int, ...] = (60, 300, 900)  # before attempts 2, 3, 4 (SQS allows at most 900)
-SUMMARY_SK = "SUMMARY"
-KIND = "eligibility"
-NOTIFY_LEASE_SECONDS = 120  # a claimed but unsent email is taken over after this (< the 360 s visibility)
 MIN_CHECK_SECONDS = 15.0  # a record started with less time left is put back on the queue instead
 DEFER_DELAY_SECONDS = 5
 MAX_RAW_CHARS_EACH = 60_000
 MAX_RAW_CHARS = 250_000  # DynamoDB items hold 400 KB
-SWEEP_PK = "SWEEP#monthly"
 SWEEP_SPREAD_SECONDS = MAX_DELAY_SECONDS  # monthly re-checks are spread over 15 minutes
 
 State = Literal["done", "retrying", "gave_up"]
@@ -95,22 +100,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 class InvalidMessage(ValueError):
     """A check message that can never succeed (names the field, never a value)."""
-
-
-class UnknownIntake(NotFoundError):
-    """The message (or a staff re-check) names an intake that does not exist."""
-
-
-class NoInsurance(DomainError):
-    """The intake has no insurance block: there is nothing to check (409)."""
-
-    status = 409
-    field = "insurance"
-    message = "This intake has no insurance to check."
-
-
-class InvalidIntake(DomainError):
-    """The stored intake lacks what an inquiry needs (names the field only)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,274 +223,6 @@ def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], 
         ]
     lines += ["", f"Review the coverage summary (staff sign-in required): {staff_link(config, intake_id)}", ""]
     return Email(to=config.intake_staff_email, subject=f"[{clinic}] Insurance needs review", text="\n".join(lines))
-
-
-# --------------------------------------------------------------------------------------------
-# Storage
-
-
-@dataclass(frozen=True)
-class IntakeInsurance:
-    """What an inquiry needs from an intake. ``repr`` shows ids only."""
-
-    intake_id: str
-    payer_id: str
-    payer_name: str | None
-    member_id: str = field(repr=False)
-    group_number: str | None = field(repr=False)
-    relationship: str
-    first_name: str = field(repr=False)
-    last_name: str = field(repr=False)
-    date_of_birth: date = field(repr=False)
-
-
-@dataclass(frozen=True)
-class StoredCheck:
-    status: str | None
-    data: dict[str, Any]
-    updated_at: str | None
-    created_at: str | None
-
-    @property
-    def check(self) -> dict[str, Any]:
-        found = self.data.get("check")
-        return found if isinstance(found, dict) else {}
-
-    @property
-    def check_id(self) -> str | None:
-        value = self.check.get("check_id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def attempt(self) -> int:
-        value = self.check.get("attempt")
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-class EligibilityStore:
-    """The eligibility table (read-write) and the intakes table (read-only), through PynamoDB."""
-
-    def __init__(self) -> None:
-        from functions.core.models import bind_models
-
-        bind_models()
-
-    @staticmethod
-    def _get(model: Any, pk: str, sk: str) -> Any | None:
-        from functions.core.models import get_or_none
-
-        return get_or_none(model, pk, sk)
-
-    @staticmethod
-    def _put(item: Any, condition: Any = None) -> None:
-        with aws_errors("dynamodb", "PutItem"):
-            item.save(condition=condition)
-
-    # --- intakes (read only)
-
-    def _intake_data(self, intake_id: str) -> dict[str, Any]:
-        from functions.core.models import IntakeItem
-
-        item = self._get(IntakeItem, f"INTAKE#{intake_id}", "INTAKE")
-        if item is None:
-            raise UnknownIntake("no such intake")
-        return dict(item.data or {})
-
-    def has_insurance(self, intake_id: str) -> bool:
-        insurance = (self._intake_data(intake_id).get("answers") or {}).get("insurance")
-        return isinstance(insurance, dict) and bool(insurance.get("member_id"))
-
-    def load_intake(self, intake_id: str) -> IntakeInsurance:
-        from functions.core.models import IntakeItem
-
-        data = self._intake_data(intake_id)
-        insurance = (data.get("answers") or {}).get("insurance")
-        if not isinstance(insurance, dict) or not insurance:
-            raise NoInsurance("the intake has no insurance to check")
-        patient_item = self._get(IntakeItem, f"PATIENT#{data.get('patient_id')}", "PROFILE")
-        patient: dict[str, Any] = dict(patient_item.data or {}) if patient_item is not None else {}
-        if patient_item is None:  # not relayed yet (a check queued by hand): the intake carries it
-            from functions.core.outbox import pending_record
-
-            patient = pending_record(f"INTAKE#{intake_id}", "INTAKE", f"PATIENT#{data.get('patient_id')}") or {}
-        if not patient:
-            raise InvalidIntake("the intake's patient record is missing")
-        for key, source in (("payer_id", insurance), ("member_id", insurance), ("last_name", patient)):
-            if not isinstance(source.get(key), str) or not source[key].strip():
-                raise InvalidIntake(f"{key}: missing")
-        try:
-            birth = date.fromisoformat(str(patient.get("date_of_birth")))
-        except ValueError:
-            raise InvalidIntake("date_of_birth: missing or not a date") from None
-
-        def text(source: dict[str, Any], key: str) -> str | None:
-            value = source.get(key)
-            return value.strip() or None if isinstance(value, str) else None
-
-        return IntakeInsurance(
-            intake_id=intake_id,
-            payer_id=str(insurance["payer_id"]).strip(),
-            payer_name=text(insurance, "payer_name"),
-            member_id=str(insurance["member_id"]).strip(),
-            group_number=text(insurance, "group_number"),
-            relationship=text(insurance, "subscriber_relationship") or "self",
-            first_name=text(patient, "first_name") or "",
-            last_name=str(patient["last_name"]).strip(),
-            date_of_birth=birth,
-        )
-
-    # --- the stored check
-
-    def get_check(self, intake_id: str) -> StoredCheck | None:
-        from functions.core.models import EligibilityItem
-
-        item = self._get(EligibilityItem, f"INTAKE#{intake_id}", SUMMARY_SK)
-        if item is None:
-            return None
-        data = item.data if isinstance(item.data, dict) else {}
-        return StoredCheck(item.status, dict(data), item.updated_at, item.created_at)
-
-    def save_check(
-        self,
-        intake_id: str,
-        *,
-        status: str,
-        data: dict[str, Any],
-        raw: str,
-        now: datetime,
-        expected: StoredCheck | None,
-    ) -> None:
-        """Write the summary; ConflictError when the item changed since ``expected`` was read."""
-        from functions.core.models import EligibilityItem
-
-        at = iso(now)
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status=status, data=data, raw=raw,
-            created_at=(expected.created_at if expected is not None else None) or at, updated_at=at,
-        )  # fmt: skip
-        condition: Any
-        if expected is None:
-            condition = EligibilityItem.pk.does_not_exist()
-        elif expected.updated_at is None:
-            condition = EligibilityItem.pk.exists() & EligibilityItem.updated_at.does_not_exist()
-        else:
-            condition = EligibilityItem.updated_at == expected.updated_at
-        self._put(item, condition)
-
-    # --- ledgers
-
-    def claim_notification(self, intake_id: str, key: str, now: datetime) -> bool:
-        """True: this caller sends the email. False: it was sent already. RetryableError: another
-        delivery is sending it right now."""
-        from functions.core.models import EligibilityItem
-
-        pk, sk = f"INTAKE#{intake_id}", f"NOTIFY#{key}"
-        claim = EligibilityItem(pk, sk, kind="notification", status="sending", created_at=iso(now), updated_at=iso(now))
-        try:
-            self._put(claim, EligibilityItem.pk.does_not_exist())
-            return True
-        except ConflictError:
-            pass
-        found = self._get(EligibilityItem, pk, sk)
-        if found is None:
-            raise RetryableError("notification ledger changed; try again")
-        if found.status == "sent":
-            return False
-        claimed = _parse_iso(found.updated_at)
-        if claimed is not None and now - claimed < timedelta(seconds=NOTIFY_LEASE_SECONDS):
-            raise RetryableError("the notification is being sent by another delivery")
-        claim.created_at = found.created_at
-        try:
-            self._put(claim, EligibilityItem.updated_at == found.updated_at)
-        except ConflictError:
-            raise RetryableError("the notification is being sent by another delivery") from None
-        return True
-
-    def release_notification(self, intake_id: str, key: str) -> None:
-        """Drop an unsent claim (best effort: a claim left behind expires after the lease)."""
-        from functions.core.models import EligibilityItem
-
-        try:
-            with aws_errors("dynamodb", "DeleteItem"):
-                EligibilityItem(f"INTAKE#{intake_id}", f"NOTIFY#{key}").delete(
-                    condition=EligibilityItem.status == "sending"
-                )
-        except DomainError as exc:
-            logger.warning(
-                "notification claim not released", extra={"intake_id": intake_id, "error": type(exc).__name__}
-            )
-
-    def notification_sent(self, intake_id: str, key: str, now: datetime, created_at: str | None = None) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}", f"NOTIFY#{key}", kind="notification", status="sent",
-            created_at=created_at or iso(now), updated_at=iso(now),
-        )  # fmt: skip
-        self._put(item)
-
-    def retry_published(self, intake_id: str, key: str) -> bool:
-        from functions.core.models import EligibilityItem
-
-        return self._get(EligibilityItem, f"INTAKE#{intake_id}", f"RETRY#{key}") is not None
-
-    def mark_retry_published(self, intake_id: str, key: str, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}",
-            f"RETRY#{key}",
-            kind="retry",
-            status="queued",
-            created_at=iso(now),
-            updated_at=iso(now),
-        )
-        self._put(item)
-
-    # --- monthly re-checks
-
-    def mark_active(self, month: str, intake_id: str, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"ACTIVE#{month}", f"INTAKE#{intake_id}", kind="active", created_at=iso(now), updated_at=iso(now)
-        )
-        self._put(item)
-
-    def active_intakes(self, month: str) -> Iterator[str]:
-        from functions.core.models import EligibilityItem
-
-        with aws_errors("dynamodb", "Query"):
-            for item in EligibilityItem.query(f"ACTIVE#{month}", EligibilityItem.sk.startswith("INTAKE#")):
-                yield item.sk.split("#", 1)[1]
-
-    def sweep_done(self, month: str) -> bool:
-        from functions.core.models import EligibilityItem
-
-        return self._get(EligibilityItem, SWEEP_PK, month) is not None
-
-    def mark_sweep_done(self, month: str, queued: int, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            SWEEP_PK,
-            month,
-            kind="sweep",
-            status="done",
-            data={"queued": queued},
-            created_at=iso(now),
-            updated_at=iso(now),
-        )
-        self._put(item)
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _month(now: datetime) -> str:
@@ -846,17 +567,7 @@ def record_check_requested(intake_id: str, at: datetime) -> bool:
 
     Kept for callers that show a check as pending before its first answer; :func:`run_check`
     replaces it with the answer."""
-    from functions.core.models import EligibilityItem, bind_models
-
-    bind_models()
-    item = EligibilityItem(
-        f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status="pending", created_at=iso(at), updated_at=iso(at)
-    )
-    try:
-        EligibilityStore._put(item, EligibilityItem.pk.does_not_exist())
-    except ConflictError:
-        return False
-    return True
+    return EligibilityStore().record_requested(intake_id, at)
 
 
 # --------------------------------------------------------------------------------------------
