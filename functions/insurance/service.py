@@ -13,17 +13,17 @@ intake's first check). :func:`run_check` does, for one message:
    ``maxReceiveCount`` receives SQS moves it to the dead-letter queue (alarmed).
 3. Asks the payer, through the eligibility client port, service type ``30`` first, then (when
    ``30`` says active) each behavioural code the payer's configuration lists, one per request,
-   and merges the answers (``coverage.merge``).
+   and merges the answers (``merge``).
 4. Stores the summary (``to_dict(extended=True)``, plus ``check`` and ``staff_action``) and the
    raw responses in the eligibility item (KMS-encrypted table), with an optimistic-concurrency
    condition on ``updated_at``.
 5. Follow-ups, each idempotent:
-   - a retryable outcome (``coverage.is_retryable``: AAA 42/80, the payer unreachable, a 429/5xx
+   - a retryable outcome (``is_retryable``: AAA 42/80, the payer unreachable, a 429/5xx
      after the client's own retries, an unreadable answer) before ``max_attempts`` re-publishes
      ``attempt + 1`` with a growing ``DelaySeconds`` (60, 300, 900), once (a ``RETRY#`` ledger item);
      at ``max_attempts`` the error summary is kept and staff are told the payer could not answer.
      AAA 72 / 75 (member not found) are not retryable.
-   - when ``coverage.needs_staff_action`` is non-empty, one email to intake staff per (check,
+   - when ``needs_staff_action`` is non-empty, one email to intake staff per (check,
      attempt), claimed with a conditional put of a ``NOTIFY#`` ledger item first. Minimum
      necessary: the subject names only the clinic; the text has the intake id, the reasons in
      plain words and the staff link.
@@ -60,7 +60,6 @@ from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort
 from functions.core.queues import MAX_DELAY_SECONDS, QueuePort
-from functions.insurance import coverage
 from functions.insurance.clients import (
     ClientConfig,
     EligibilityClient,
@@ -69,7 +68,8 @@ from functions.insurance.clients import (
     PayerResponse,
     RequestRejected,
 )
-from functions.insurance.coverage import CoverageError, CoverageSummary
+from functions.insurance.interpret import merge
+from functions.insurance.rules import STAFF_ACTION_REASONS, is_retryable, needs_staff_action
 from functions.insurance.service_types import DEFAULT_CONFIG, PayerServiceTypes, service_types_for
 from functions.insurance.store import (
     SUMMARY_SK as SUMMARY_SK,  # re-export: moved (tests/integration/reminders imports it from here)
@@ -81,6 +81,7 @@ from functions.insurance.store import (
     StoredCheck,
     UnknownIntake,
 )
+from functions.insurance.summary import CoverageError, CoverageSummary, unavailable
 
 logger = get_logger("check_insurance")
 
@@ -213,7 +214,7 @@ def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], 
         "",
         f"Intake: {intake_id}",
         "What needs attention:",
-        *(f"- {coverage.STAFF_ACTION_REASONS.get(r, r)}" for r in reasons),
+        *(f"- {STAFF_ACTION_REASONS.get(r, r)}" for r in reasons),
     ]
     if gave_up:
         lines += [
@@ -306,7 +307,7 @@ def ask_payer(
     except RetryableError as exc:
         logger.warning("payer did not answer", extra={"service_type": codes[0], "error": type(exc).__name__})
         api_failed()
-        return Asked(coverage.unavailable(payer), retryable=True, unanswered=tuple(codes))
+        return Asked(unavailable(payer), retryable=True, unanswered=tuple(codes))
     except InquiryError:
         return Asked(_invalid_inquiry_summary(payer), unanswered=tuple(codes))
     except RequestRejected as exc:
@@ -333,7 +334,7 @@ def ask_payer(
                     "payer refused a service type", extra={"service_type": code, "error": type(exc).__name__}
                 )
                 unanswered.append(code)
-    summary = coverage.merge([r.summary for r in responses])
+    summary = merge([r.summary for r in responses])
     return Asked(summary, tuple(responses), transient and not last_attempt, tuple(unanswered))
 
 
@@ -462,9 +463,9 @@ def run_check(
         client or client_config.client(), inquiry, codes, now=now, deadline=deadline, last_attempt=last_attempt
     )
     summary = asked.summary
-    retryable = asked.retryable or coverage.is_retryable(summary)
+    retryable = asked.retryable or is_retryable(summary)
     state: State = ("gave_up" if last_attempt else "retrying") if retryable else "done"
-    reasons = [] if state == "retrying" else coverage.needs_staff_action(summary)
+    reasons = [] if state == "retrying" else needs_staff_action(summary)
     if state == "gave_up" and "payer_error" not in reasons:
         reasons.insert(0, "payer_error")  # partial answers kept, but the payer did not answer in full
     retry_in = ports.config.delay_before(message.attempt + 1) if state == "retrying" else None
@@ -482,7 +483,7 @@ def run_check(
     data = {
         **summary.to_dict(extended=True),
         "check": check,
-        "staff_action": [{"reason": r, "message": coverage.STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
+        "staff_action": [{"reason": r, "message": STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
     }
     raw = _raw(asked.responses)
     expected = current

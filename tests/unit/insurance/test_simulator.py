@@ -7,13 +7,10 @@ import json
 import pytest
 
 from functions.core.errors import RetryableError
-from functions.insurance.coverage import (
-    is_retryable,
-    merge,
-    needs_staff_action,
-    parse_eligibility_file,
-    summarize_271,
-)
+from functions.insurance.coverage import parse_eligibility_file
+from functions.insurance.interpret import merge
+from functions.insurance.reader_271 import summarize_271
+from functions.insurance.rules import is_retryable, needs_staff_action
 from functions.insurance.service_types import (
     DEFAULT_SEQUENCE,
     SIMULATOR_PAYER_ID,

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.insurance.coverage import EligibilityParseError, parse_eligibility_file
+from functions.insurance.coverage import parse_eligibility_file
 from functions.insurance.simulator import respond_271, sample_request
+from functions.insurance.summary import EligibilityParseError
 from functions.insurance.x12 import (
     Delimiters,
     EligibilityRequest,
