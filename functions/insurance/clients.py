@@ -39,7 +39,6 @@ from typing import Any, Literal, Protocol
 
 from functions.core.errors import PermanentError, RetryableError
 from functions.core.log import get_logger
-from functions.insurance.reader_271 import summarize_271
 from functions.insurance.reader_json import summarize_json
 from functions.insurance.summary import CoverageSummary, EligibilityParseError
 
@@ -136,7 +135,9 @@ class SimulatorClient:
         self, inquiry: Inquiry, service_type: str, *, now: datetime, deadline: float | None = None
     ) -> PayerResponse:
         from functions.insurance import simulator
-        from functions.insurance.x12 import EligibilityRequest, X12Error, build_270
+        from functions.insurance.reader_271 import summarize_271
+        from functions.insurance.x12 import X12Error
+        from functions.insurance.x12_270 import EligibilityRequest, build_270
 
         control = control_number()
         request = EligibilityRequest(

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
+from functions.insurance.benefits import DateReference, EligibilityBenefit, Reference, Rejection
 from functions.insurance.service_types import (
     FIGURE_PREFERENCE,
     IOP_PROCEDURES,
@@ -23,7 +24,6 @@ from functions.insurance.service_types import (
 )
 from functions.insurance.summary import CALL_PAYER as _CALL_PAYER
 from functions.insurance.summary import STATUSES, Amounts, Answer, CoverageError, CoverageSummary, Status
-from functions.insurance.x12 import DateReference, EligibilityBenefit, Reference, Rejection
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})

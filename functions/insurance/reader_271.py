@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functions.insurance.interpret import interpret
 from functions.insurance.summary import Answer, CoverageSummary, EligibilityParseError
-from functions.insurance.x12 import X12Error, parse_271
+from functions.insurance.x12 import X12Error
+from functions.insurance.x12_271 import parse_271
 
 
 def answers_from_271(text: str) -> tuple[Answer, ...]:

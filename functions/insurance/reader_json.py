@@ -10,9 +10,16 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from functions.insurance.benefits import (
+    DateReference,
+    EligibilityBenefit,
+    Entity,
+    Reference,
+    Rejection,
+    ServiceDelivery,
+)
 from functions.insurance.interpret import interpret
 from functions.insurance.summary import Answer, CoverageSummary, EligibilityParseError
-from functions.insurance.x12 import DateReference, EligibilityBenefit, Entity, Reference, Rejection, ServiceDelivery
 
 
 def _json_number(value: Any, where: str) -> float | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from functions.core.errors import DomainError
 
 if TYPE_CHECKING:
-    from functions.insurance.x12 import DateReference, EligibilityBenefit, Reference, Rejection
+    from functions.insurance.benefits import DateReference, EligibilityBenefit, Reference, Rejection
 
 Status = Literal["active", "inactive", "not_found", "error"]
 STATUSES: tuple[Status, ...] = ("active", "inactive", "not_found", "error")

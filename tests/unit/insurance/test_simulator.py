@@ -26,7 +26,9 @@ from functions.insurance.simulator import (
     respond_271,
     sample_request,
 )
-from functions.insurance.x12 import Delimiters, X12Error, build_270, parse_271
+from functions.insurance.x12 import Delimiters, X12Error
+from functions.insurance.x12_270 import build_270
+from functions.insurance.x12_271 import parse_271
 
 # What staff must see for each simulator member once every service type has been asked.
 EXPECTED = {
