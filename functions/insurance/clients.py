@@ -10,10 +10,11 @@
 - :class:`SimulatorClient`: the raw X12 005010X279A1 path through the payer simulator
   (``build_270`` -> ``simulator.respond_271`` -> ``summarize_271``), for the local stack and tests.
 
-:func:`client_from_settings` picks the adapter from the deployment's eligibility secret
+:func:`config_from_settings` reads the deployment's eligibility secret into a :class:`ClientConfig`
 (``{"base_url", "api_key"}``; optional ``provider_npi``, ``provider_name``, ``auth_scheme``,
-``timeout_seconds``): ``base_url`` ``"simulator"`` is the simulator, an ``https://`` URL the JSON
-API (``http://`` only for 127.0.0.1 / localhost: test fakes).
+``timeout_seconds``), and :meth:`ClientConfig.client` picks the adapter: ``base_url``
+``"simulator"`` is the simulator, an ``https://`` URL the JSON API (``http://`` only for
+127.0.0.1 / localhost: test fakes).
 
 Errors, none of which carries a member id, a name or the API key:
 :class:`PayerUnreachable` (retryable: no answer after the retries, or out of time),

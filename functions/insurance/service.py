@@ -1,46 +1,11 @@
 """Insurance-check workflow: one queued check -> a stored coverage summary -> staff told if needed.
 
-A check message on ``insurance-checks`` is ``{"intake_id", "attempt", "check_id", "recheck",
-"monthly"}``; only ``intake_id`` is required (the intake workflow sends just that: attempt 1 of the
-intake's first check). :func:`run_check` does, for one message:
-
-1. Reads the stored check (``INTAKE#<id>`` / ``SUMMARY``) and decides whether this message is new
-   work: the same check and attempt already stored is a redelivery (``replayed``: nothing is asked
-   again, only the follow-ups below are made sure of), an earlier attempt of a check already
-   retried is ``stale``, a retry of a check another check has since replaced is ``superseded``.
-2. Loads the intake's insurance block and the patient's name and date of birth (never logged). An
-   unknown intake, or one without insurance, raises: the record fails, and after
-   ``maxReceiveCount`` receives SQS moves it to the dead-letter queue (alarmed).
-3. Asks the payer, through the eligibility client port, service type ``30`` first, then (when
-   ``30`` says active) each behavioural code the payer's configuration lists, one per request,
-   and merges the answers (``merge``).
-4. Stores the summary (``to_dict(extended=True)``, plus ``check`` and ``staff_action``) and the
-   raw responses in the eligibility item (KMS-encrypted table), with an optimistic-concurrency
-   condition on ``updated_at``.
-5. Follow-ups, each idempotent:
-   - a retryable outcome (``is_retryable``: AAA 42/80, the payer unreachable, a 429/5xx
-     after the client's own retries, an unreadable answer) before ``max_attempts`` re-publishes
-     ``attempt + 1`` with a growing ``DelaySeconds`` (60, 300, 900), once (a ``RETRY#`` ledger item);
-     at ``max_attempts`` the error summary is kept and staff are told the payer could not answer.
-     AAA 72 / 75 (member not found) are not retryable.
-   - when ``needs_staff_action`` is non-empty, one email to intake staff per (check,
-     attempt), claimed with a conditional put of a ``NOTIFY#`` ledger item first. Minimum
-     necessary: the subject names only the clinic; the text has the intake id, the reasons in
-     plain words and the staff link.
-   - an active result adds the intake to ``ACTIVE#<yyyy-mm>`` (the monthly re-check's list).
-
-A patient whose insurance names another subscriber (``subscriber_relationship`` other than
-``self``) is still sent as the subscriber, with the member id from the card and the patient's own
-name and date of birth: the intake form does not collect the subscriber's details, and payers
-that issue member-level ids answer such inquiries.
-
-:func:`monthly_recheck` (the daily schedule; it acts only on the 1st of the month by the clock,
-once per month) queues a re-check for every intake of last month's ``ACTIVE#`` partition: a
-Query, never a Scan. :func:`request_recheck` (staff route and CLI) queues a new check.
-
-Items of the eligibility table written here (``pk`` / ``sk``): ``INTAKE#<id>`` / ``SUMMARY``,
-``INTAKE#<id>`` / ``NOTIFY#<check_id>#<attempt>``, ``INTAKE#<id>`` / ``RETRY#<check_id>#<attempt>``,
-``ACTIVE#<yyyy-mm>`` / ``INTAKE#<id>``, ``SWEEP#monthly`` / ``<yyyy-mm>``.
+:func:`run_check` handles one ``insurance-checks`` message: it decides whether the message is new
+work (or a redelivery, stale, superseded), asks the payer ``30`` and then the payer's behavioural
+service types, stores the merged summary, and makes sure of the follow-ups (a delayed retry, one
+staff email, the ``ACTIVE#`` month). :func:`request_recheck` (staff route and CLI) and
+:func:`monthly_recheck` (the daily schedule, acting on the 1st of the month) queue new checks.
+The message shape, the retry delays and the ledgers are described in ``docs/insurance.md``.
 """
 
 from __future__ import annotations
@@ -423,7 +388,7 @@ def run_check(
     deadline: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Run one check message (see the module docstring). Raises for records that must fail:
+    """Run one check message (``docs/insurance.md``, "One check"). Raises for records that must fail:
     UnknownIntake, NoInsurance, InvalidIntake (poison), ClientConfigError, AWS errors."""
     ports = _ports(store, config, email, queue)
     current = ports.store.get_check(message.intake_id)
