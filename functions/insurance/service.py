@@ -11,8 +11,6 @@ The message shape, the retry delays and the ledgers are described in ``docs/insu
 from __future__ import annotations
 
 import json
-import re
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,11 +27,18 @@ from functions.insurance.clients import (
     ClientConfig,
     EligibilityClient,
     Inquiry,
-    InquiryError,
     PayerResponse,
-    RequestRejected,
 )
-from functions.insurance.interpret import merge
+from functions.insurance.messages import (
+    INTAKE_ID,
+    MAX_ATTEMPTS,
+    CheckMessage,
+    InvalidMessage,
+    monthly_check_id,
+    new_check_id,
+)
+from functions.insurance.payer import ELIGIBILITY_API_FAILURE as ELIGIBILITY_API_FAILURE  # re-export: moved
+from functions.insurance.payer import ask_payer
 from functions.insurance.rules import STAFF_ACTION_REASONS, is_retryable, needs_staff_action
 from functions.insurance.service_types import DEFAULT_CONFIG, PayerServiceTypes, service_types_for
 from functions.insurance.store import (
@@ -46,11 +51,9 @@ from functions.insurance.store import (
     StoredCheck,
     UnknownIntake,
 )
-from functions.insurance.summary import CoverageError, CoverageSummary, unavailable
 
 logger = get_logger("check_insurance")
 
-MAX_ATTEMPTS = 4
 RETRY_DELAYS: tuple[int, ...] = (60, 300, 900)  # before attempts 2, 3, 4 (SQS allows at most 900)
 MIN_CHECK_SECONDS = 15.0  # a record started with less time left is put back on the queue instead
 DEFER_DELAY_SECONDS = 5
@@ -59,85 +62,6 @@ MAX_RAW_CHARS = 250_000  # DynamoDB items hold 400 KB
 SWEEP_SPREAD_SECONDS = MAX_DELAY_SECONDS  # monthly re-checks are spread over 15 minutes
 
 State = Literal["done", "retrying", "gave_up"]
-_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")
-_CHECK_ID = re.compile(r"^chk_[0-9A-Z]{6,26}$")
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-class InvalidMessage(ValueError):
-    """A check message that can never succeed (names the field, never a value)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-
-
-def initial_check_id(intake_id: str) -> str:
-    """The id of an intake's first check (derived, so every redelivery agrees on it)."""
-    return "chk_" + intake_id.split("_", 1)[1]
-
-
-def new_check_id(now: datetime) -> str:
-    """A sortable random id for a staff re-check (time from the injected clock)."""
-    value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "chk_" + "".join(reversed(chars))
-
-
-def monthly_check_id(now: datetime) -> str:
-    return f"chk_M{now.astimezone(UTC):%Y%m}"
-
-
-@dataclass(frozen=True)
-class CheckMessage:
-    intake_id: str
-    attempt: int = 1
-    check_id: str = ""
-    recheck: bool = False
-    monthly: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.check_id:
-            object.__setattr__(self, "check_id", initial_check_id(self.intake_id))
-
-    @classmethod
-    def from_body(cls, body: Any, *, max_attempts: int = MAX_ATTEMPTS) -> CheckMessage:
-        if not isinstance(body, dict):
-            raise InvalidMessage("the message is not a JSON object")
-        intake_id = body.get("intake_id")
-        if not isinstance(intake_id, str) or not _INTAKE_ID.match(intake_id):
-            raise InvalidMessage("intake_id: missing or not an intake id")
-        attempt = body.get("attempt", 1)
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= max_attempts:
-            raise InvalidMessage(f"attempt: must be a whole number from 1 to {max_attempts}")
-        check_id = body.get("check_id")
-        if check_id is not None and (not isinstance(check_id, str) or not _CHECK_ID.match(check_id)):
-            raise InvalidMessage("check_id: not a check id")
-        flags = {}
-        for key in ("recheck", "monthly"):
-            value = body.get(key, False)
-            if not isinstance(value, bool):
-                raise InvalidMessage(f"{key}: must be true or false")
-            flags[key] = value
-        return cls(intake_id, attempt, check_id or "", flags["recheck"], flags["monthly"])
-
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"intake_id": self.intake_id, "attempt": self.attempt, "check_id": self.check_id}
-        if self.recheck:
-            body["recheck"] = True
-        if self.monthly:
-            body["monthly"] = True
-        return body
-
-    def next_attempt(self) -> CheckMessage:
-        return CheckMessage(self.intake_id, self.attempt + 1, self.check_id, self.recheck, self.monthly)
-
-    @property
-    def reason(self) -> str:
-        return "monthly" if self.monthly else "staff" if self.recheck else "intake"
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,109 +122,6 @@ def _month(now: datetime) -> str:
 def _previous_month(now: datetime) -> str:
     first = now.astimezone(UTC).replace(day=1)
     return _month(first - timedelta(days=1))
-
-
-# --------------------------------------------------------------------------------------------
-# Asking the payer
-
-
-@dataclass(frozen=True)
-class Asked:
-    summary: CoverageSummary
-    responses: tuple[PayerResponse, ...] = ()
-    retryable: bool = False
-    unanswered: tuple[str, ...] = ()
-
-
-def _error_summary(code: str, message: str, follow_up: str, payer: str | None) -> CoverageSummary:
-    return CoverageSummary(status="error", payer=payer, errors=(CoverageError(code, message, follow_up),))
-
-
-def _rejected_summary(status: int, payer: str | None) -> CoverageSummary:
-    if status in (401, 403):
-        follow_up = (
-            "The eligibility service refused the clinic's credentials; ask your administrator to check "
-            "the eligibility API settings, then run the check again."
-        )
-    else:
-        follow_up = (
-            "Check the patient's insurance details (payer, member id, name, date of birth) against the "
-            "insurance card, then run the check again. If it keeps failing, call the payer."
-        )
-    return _error_summary(
-        f"http_{status}", f"The eligibility service refused the request (HTTP {status}).", follow_up, payer
-    )
-
-
-def _invalid_inquiry_summary(payer: str | None) -> CoverageSummary:
-    return _error_summary(
-        "invalid_inquiry",
-        "The patient's insurance details could not be sent to the payer.",
-        "Check the payer id, member id, name and date of birth against the insurance card, then run the check again.",
-        payer,
-    )
-
-
-ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # the alarm metric (infra/template.py, docs/runbook.md)
-
-
-def api_failed() -> None:
-    """Count one eligibility API call that failed for a reason of the API's, not the patient's."""
-    from functions.core.metrics import count
-
-    count(ELIGIBILITY_API_FAILURE)
-
-
-def ask_payer(
-    client: EligibilityClient,
-    inquiry: Inquiry,
-    codes: Sequence[str],
-    *,
-    now: datetime,
-    deadline: float | None,
-    last_attempt: bool,
-) -> Asked:
-    """Ask ``codes`` in order (``30`` first), one request each, and merge the answers.
-
-    The behavioural codes are asked only when ``30`` says the coverage is active. A code the
-    payer refuses is left out; a code the payer cannot answer now makes the whole check retryable
-    unless this is the last attempt (then the answers received are used).
-    """
-    payer = inquiry.payer_name or inquiry.payer_id
-    try:
-        first = client.ask(inquiry, codes[0], now=now, deadline=deadline)
-    except RetryableError as exc:
-        logger.warning("payer did not answer", extra={"service_type": codes[0], "error": type(exc).__name__})
-        api_failed()
-        return Asked(unavailable(payer), retryable=True, unanswered=tuple(codes))
-    except InquiryError:
-        return Asked(_invalid_inquiry_summary(payer), unanswered=tuple(codes))
-    except RequestRejected as exc:
-        if exc.status in (401, 403):  # the clinic's credentials: every check fails until fixed
-            api_failed()
-        return Asked(_rejected_summary(exc.status, payer), unanswered=tuple(codes))
-    responses = [first]
-    unanswered: list[str] = []
-    transient = False
-    if first.summary.status == "active":
-        for position, code in enumerate(codes[1:], start=1):
-            try:
-                responses.append(client.ask(inquiry, code, now=now, deadline=deadline))
-            except RetryableError as exc:
-                logger.warning("payer did not answer", extra={"service_type": code, "error": type(exc).__name__})
-                api_failed()
-                transient = True
-                if not last_attempt:
-                    unanswered.extend(codes[position:])
-                    break
-                unanswered.append(code)
-            except (RequestRejected, InquiryError) as exc:
-                logger.warning(
-                    "payer refused a service type", extra={"service_type": code, "error": type(exc).__name__}
-                )
-                unanswered.append(code)
-    summary = merge([r.summary for r in responses])
-    return Asked(summary, tuple(responses), transient and not last_attempt, tuple(unanswered))
 
 
 def _raw(responses: Sequence[PayerResponse]) -> str:
@@ -549,7 +370,7 @@ def request_recheck(
     config: WorkflowConfig | None = None,
 ) -> CheckMessage:
     """Queue a new check of an intake (staff route and CLI). UnknownIntake / NoInsurance."""
-    if not _INTAKE_ID.match(intake_id):
+    if not INTAKE_ID.match(intake_id):
         raise UnknownIntake("no such intake")
     store = store or EligibilityStore()
     if not store.has_insurance(intake_id):
