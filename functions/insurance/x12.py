@@ -14,8 +14,9 @@ Structure checks (``X12Error``, one line, naming segment positions and ids, neve
 ISA/IEA, GS/GE and ST/SE must pair up, their control numbers match and SE01/GE01/IEA01 count
 what they enclose. A 271 with a rejection (AAA) at any level and no benefits is a valid 271.
 
-Repr of every model that carries patient data (names, member ids, dates of birth, reference
-numbers) hides those fields, so logging a parsed value cannot leak them.
+The 270 is in ``x12_270``, the 271 in ``x12_271``. Repr of every model that carries patient data
+(names, member ids, dates of birth, reference numbers) hides those fields, so logging a parsed
+value cannot leak them.
 """
 
 from __future__ import annotations
@@ -416,6 +417,10 @@ def render_interchange(
     lines.append(_render_segment(["IEA", "1", f"{interchange_control_number:09d}"], d))
     sep = d.segment + ("\n" if newline and d.segment not in "\r\n" else "")
     return sep.join(lines) + sep
+
+
+# --------------------------------------------------------------------------------------------
+# Dates (DTP, DMG), read by both sides
 
 
 def date_reference(seg: Segment) -> DateReference:
