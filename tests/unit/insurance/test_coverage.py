@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from functions.insurance.aaa import AAA_REASONS
 from functions.insurance.coverage import parse_eligibility_file
-from functions.insurance.interpret import AAA_REASONS, merge
+from functions.insurance.interpret import merge
 from functions.insurance.reader_271 import summarize_271
 from functions.insurance.reader_json import summarize_json
 from functions.insurance.rules import STAFF_ACTION_REASONS, is_retryable, needs_staff_action
