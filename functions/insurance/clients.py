@@ -3,17 +3,18 @@
 - :class:`JsonEligibilityClient`: the Optum / Change Healthcare Medical Network Eligibility v3 API
   (Stedi serves the same shape): ``POST {base_url}/medicalnetwork/eligibility/v3`` with
   ``controlNumber``, ``tradingPartnerServiceId``, ``provider``, ``subscriber`` and ``encounter``;
-  the response is read by ``coverage.summarize_json``. Standard library only (``urllib``): a
+  the response is read by ``summarize_json``. Standard library only (``urllib``): a
   timeout per request, and retries with exponential backoff and jitter on 429, 5xx and network
   errors (honouring ``Retry-After``), never on another 4xx. A 4xx whose body is an eligibility
   response (AAA errors) is an answer; any other 4xx is :class:`RequestRejected`.
 - :class:`SimulatorClient`: the raw X12 005010X279A1 path through the payer simulator
   (``build_270`` -> ``simulator.respond_271`` -> ``summarize_271``), for the local stack and tests.
 
-:func:`client_from_settings` picks the adapter from the deployment's eligibility secret
+:func:`config_from_settings` reads the deployment's eligibility secret into a :class:`ClientConfig`
 (``{"base_url", "api_key"}``; optional ``provider_npi``, ``provider_name``, ``auth_scheme``,
-``timeout_seconds``): ``base_url`` ``"simulator"`` is the simulator, an ``https://`` URL the JSON
-API (``http://`` only for 127.0.0.1 / localhost: test fakes).
+``timeout_seconds``), and :meth:`ClientConfig.client` picks the adapter: ``base_url``
+``"simulator"`` is the simulator, an ``https://`` URL the JSON API (``http://`` only for
+127.0.0.1 / localhost: test fakes).
 
 Errors, none of which carries a member id, a name or the API key:
 :class:`PayerUnreachable` (retryable: no answer after the retries, or out of time),
@@ -39,8 +40,8 @@ from typing import Any, Literal, Protocol
 
 from functions.core.errors import PermanentError, RetryableError
 from functions.core.log import get_logger
-from functions.insurance import coverage
-from functions.insurance.coverage import CoverageSummary, EligibilityParseError
+from functions.insurance.reader_json import summarize_json
+from functions.insurance.summary import CoverageSummary, EligibilityParseError
 
 logger = get_logger("eligibility_client")
 
@@ -135,7 +136,9 @@ class SimulatorClient:
         self, inquiry: Inquiry, service_type: str, *, now: datetime, deadline: float | None = None
     ) -> PayerResponse:
         from functions.insurance import simulator
-        from functions.insurance.x12 import EligibilityRequest, X12Error, build_270
+        from functions.insurance.reader_271 import summarize_271
+        from functions.insurance.x12 import X12Error
+        from functions.insurance.x12_270 import EligibilityRequest, build_270
 
         control = control_number()
         request = EligibilityRequest(
@@ -165,7 +168,7 @@ class SimulatorClient:
         except X12Error as exc:  # the simulator could not read our 270: our bug, not the patient's
             raise InquiryError(f"the payer could not read the inquiry: {exc}") from None
         try:
-            summary = coverage.summarize_271(text_271)
+            summary = summarize_271(text_271)
         except EligibilityParseError as exc:
             raise PayerProtocolError(f"the payer's 271 could not be read: {exc}") from None
         return PayerResponse(service_type, summary, text_271, "x12")
@@ -337,7 +340,7 @@ class JsonEligibilityClient:
 
     def _answer(self, service_type: str, raw: bytes) -> PayerResponse:
         try:
-            summary = coverage.summarize_json(self._decode(raw))
+            summary = summarize_json(self._decode(raw))
         except EligibilityParseError as exc:
             raise PayerProtocolError(f"the eligibility response could not be read: {exc}") from None
         return PayerResponse(service_type, summary, raw.decode("utf-8"), "json")
@@ -351,7 +354,7 @@ class JsonEligibilityClient:
                 and obj.get("errors")
                 and any(isinstance(e, dict) and str(e.get("code", "")).strip() for e in obj["errors"])
             ):
-                summary = coverage.summarize_json(obj)
+                summary = summarize_json(obj)
                 return PayerResponse(service_type, summary, raw.decode("utf-8"), "json")
         except EligibilityParseError:
             pass

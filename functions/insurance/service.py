@@ -1,188 +1,67 @@
 """Insurance-check workflow: one queued check -> a stored coverage summary -> staff told if needed.
 
-A check message on ``insurance-checks`` is ``{"intake_id", "attempt", "check_id", "recheck",
-"monthly"}``; only ``intake_id`` is required (the intake workflow sends just that: attempt 1 of the
-intake's first check). :func:`run_check` does, for one message:
-
-1. Reads the stored check (``INTAKE#<id>`` / ``SUMMARY``) and decides whether this message is new
-   work: the same check and attempt already stored is a redelivery (``replayed``: nothing is asked
-   again, only the follow-ups below are made sure of), an earlier attempt of a check already
-   retried is ``stale``, a retry of a check another check has since replaced is ``superseded``.
-2. Loads the intake's insurance block and the patient's name and date of birth (never logged). An
-   unknown intake, or one without insurance, raises: the record fails, and after
-   ``maxReceiveCount`` receives SQS moves it to the dead-letter queue (alarmed).
-3. Asks the payer, through the eligibility client port, service type ``30`` first, then (when
-   ``30`` says active) each behavioural code the payer's configuration lists, one per request,
-   and merges the answers (``coverage.merge``).
-4. Stores the summary (``to_dict(extended=True)``, plus ``check`` and ``staff_action``) and the
-   raw responses in the eligibility item (KMS-encrypted table), with an optimistic-concurrency
-   condition on ``updated_at``.
-5. Follow-ups, each idempotent:
-   - a retryable outcome (``coverage.is_retryable``: AAA 42/80, the payer unreachable, a 429/5xx
-     after the client's own retries, an unreadable answer) before ``max_attempts`` re-publishes
-     ``attempt + 1`` with a growing ``DelaySeconds`` (60, 300, 900), once (a ``RETRY#`` ledger item);
-     at ``max_attempts`` the error summary is kept and staff are told the payer could not answer.
-     AAA 72 / 75 (member not found) are not retryable.
-   - when ``coverage.needs_staff_action`` is non-empty, one email to intake staff per (check,
-     attempt), claimed with a conditional put of a ``NOTIFY#`` ledger item first. Minimum
-     necessary: the subject names only the clinic; the text has the intake id, the reasons in
-     plain words and the staff link.
-   - an active result adds the intake to ``ACTIVE#<yyyy-mm>`` (the monthly re-check's list).
-
-A patient whose insurance names another subscriber (``subscriber_relationship`` other than
-``self``) is still sent as the subscriber, with the member id from the card and the patient's own
-name and date of birth: the intake form does not collect the subscriber's details, and payers
-that issue member-level ids answer such inquiries.
-
-:func:`monthly_recheck` (the daily schedule; it acts only on the 1st of the month by the clock,
-once per month) queues a re-check for every intake of last month's ``ACTIVE#`` partition: a
-Query, never a Scan. :func:`request_recheck` (staff route and CLI) queues a new check.
-
-Items of the eligibility table written here (``pk`` / ``sk``): ``INTAKE#<id>`` / ``SUMMARY``,
-``INTAKE#<id>`` / ``NOTIFY#<check_id>#<attempt>``, ``INTAKE#<id>`` / ``RETRY#<check_id>#<attempt>``,
-``ACTIVE#<yyyy-mm>`` / ``INTAKE#<id>``, ``SWEEP#monthly`` / ``<yyyy-mm>``.
+:func:`run_check` handles one ``insurance-checks`` message: it decides whether the message is new
+work (or a redelivery, stale, superseded), asks the payer ``30`` and then the payer's behavioural
+service types, stores the merged summary, and makes sure of the follow-ups (a delayed retry, one
+staff email, the ``ACTIVE#`` month). :func:`request_recheck` (staff route and CLI) and
+:func:`monthly_recheck` (the daily schedule, acting on the 1st of the month) queue new checks.
+The message shape, the retry delays and the ledgers are described in ``docs/insurance.md``.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from functions.core.aws import aws_errors
 from functions.core.clock import iso
-from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.errors import ConflictError, RetryableError
 from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort
 from functions.core.queues import MAX_DELAY_SECONDS, QueuePort
-from functions.insurance import coverage
 from functions.insurance.clients import (
     ClientConfig,
     EligibilityClient,
     Inquiry,
-    InquiryError,
     PayerResponse,
-    RequestRejected,
 )
-from functions.insurance.coverage import CoverageError, CoverageSummary
+from functions.insurance.messages import (
+    INTAKE_ID,
+    MAX_ATTEMPTS,
+    CheckMessage,
+    InvalidMessage,
+    monthly_check_id,
+    new_check_id,
+)
+from functions.insurance.payer import ELIGIBILITY_API_FAILURE as ELIGIBILITY_API_FAILURE  # re-export: moved
+from functions.insurance.payer import ask_payer
+from functions.insurance.rules import STAFF_ACTION_REASONS, is_retryable, needs_staff_action
 from functions.insurance.service_types import DEFAULT_CONFIG, PayerServiceTypes, service_types_for
+from functions.insurance.store import (
+    SUMMARY_SK as SUMMARY_SK,  # re-export: moved (tests/integration/reminders imports it from here)
+)
+from functions.insurance.store import (
+    EligibilityStore,
+    InvalidIntake,
+    NoInsurance,
+    StoredCheck,
+    UnknownIntake,
+)
 
 logger = get_logger("check_insurance")
 
-MAX_ATTEMPTS = 4
 RETRY_DELAYS: tuple[int, ...] = (60, 300, 900)  # before attempts 2, 3, 4 (SQS allows at most 900)
-SUMMARY_SK = "SUMMARY"
-KIND = "eligibility"
-NOTIFY_LEASE_SECONDS = 120  # a claimed but unsent email is taken over after this (< the 360 s visibility)
 MIN_CHECK_SECONDS = 15.0  # a record started with less time left is put back on the queue instead
 DEFER_DELAY_SECONDS = 5
 MAX_RAW_CHARS_EACH = 60_000
 MAX_RAW_CHARS = 250_000  # DynamoDB items hold 400 KB
-SWEEP_PK = "SWEEP#monthly"
 SWEEP_SPREAD_SECONDS = MAX_DELAY_SECONDS  # monthly re-checks are spread over 15 minutes
 
 State = Literal["done", "retrying", "gave_up"]
-_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")
-_CHECK_ID = re.compile(r"^chk_[0-9A-Z]{6,26}$")
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-class InvalidMessage(ValueError):
-    """A check message that can never succeed (names the field, never a value)."""
-
-
-class UnknownIntake(NotFoundError):
-    """The message (or a staff re-check) names an intake that does not exist."""
-
-
-class NoInsurance(DomainError):
-    """The intake has no insurance block: there is nothing to check (409)."""
-
-    status = 409
-    field = "insurance"
-    message = "This intake has no insurance to check."
-
-
-class InvalidIntake(DomainError):
-    """The stored intake lacks what an inquiry needs (names the field only)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Messages
-
-
-def initial_check_id(intake_id: str) -> str:
-    """The id of an intake's first check (derived, so every redelivery agrees on it)."""
-    return "chk_" + intake_id.split("_", 1)[1]
-
-
-def new_check_id(now: datetime) -> str:
-    """A sortable random id for a staff re-check (time from the injected clock)."""
-    value = (int(now.timestamp() * 1000) << 80) | secrets.randbits(80)
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "chk_" + "".join(reversed(chars))
-
-
-def monthly_check_id(now: datetime) -> str:
-    return f"chk_M{now.astimezone(UTC):%Y%m}"
-
-
-@dataclass(frozen=True)
-class CheckMessage:
-    intake_id: str
-    attempt: int = 1
-    check_id: str = ""
-    recheck: bool = False
-    monthly: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.check_id:
-            object.__setattr__(self, "check_id", initial_check_id(self.intake_id))
-
-    @classmethod
-    def from_body(cls, body: Any, *, max_attempts: int = MAX_ATTEMPTS) -> CheckMessage:
-        if not isinstance(body, dict):
-            raise InvalidMessage("the message is not a JSON object")
-        intake_id = body.get("intake_id")
-        if not isinstance(intake_id, str) or not _INTAKE_ID.match(intake_id):
-            raise InvalidMessage("intake_id: missing or not an intake id")
-        attempt = body.get("attempt", 1)
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= max_attempts:
-            raise InvalidMessage(f"attempt: must be a whole number from 1 to {max_attempts}")
-        check_id = body.get("check_id")
-        if check_id is not None and (not isinstance(check_id, str) or not _CHECK_ID.match(check_id)):
-            raise InvalidMessage("check_id: not a check id")
-        flags = {}
-        for key in ("recheck", "monthly"):
-            value = body.get(key, False)
-            if not isinstance(value, bool):
-                raise InvalidMessage(f"{key}: must be true or false")
-            flags[key] = value
-        return cls(intake_id, attempt, check_id or "", flags["recheck"], flags["monthly"])
-
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"intake_id": self.intake_id, "attempt": self.attempt, "check_id": self.check_id}
-        if self.recheck:
-            body["recheck"] = True
-        if self.monthly:
-            body["monthly"] = True
-        return body
-
-    def next_attempt(self) -> CheckMessage:
-        return CheckMessage(self.intake_id, self.attempt + 1, self.check_id, self.recheck, self.monthly)
-
-    @property
-    def reason(self) -> str:
-        return "monthly" if self.monthly else "staff" if self.recheck else "intake"
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +103,7 @@ def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], 
         "",
         f"Intake: {intake_id}",
         "What needs attention:",
-        *(f"- {coverage.STAFF_ACTION_REASONS.get(r, r)}" for r in reasons),
+        *(f"- {STAFF_ACTION_REASONS.get(r, r)}" for r in reasons),
     ]
     if gave_up:
         lines += [
@@ -236,274 +115,6 @@ def staff_email(config: WorkflowConfig, intake_id: str, reasons: Sequence[str], 
     return Email(to=config.intake_staff_email, subject=f"[{clinic}] Insurance needs review", text="\n".join(lines))
 
 
-# --------------------------------------------------------------------------------------------
-# Storage
-
-
-@dataclass(frozen=True)
-class IntakeInsurance:
-    """What an inquiry needs from an intake. ``repr`` shows ids only."""
-
-    intake_id: str
-    payer_id: str
-    payer_name: str | None
-    member_id: str = field(repr=False)
-    group_number: str | None = field(repr=False)
-    relationship: str
-    first_name: str = field(repr=False)
-    last_name: str = field(repr=False)
-    date_of_birth: date = field(repr=False)
-
-
-@dataclass(frozen=True)
-class StoredCheck:
-    status: str | None
-    data: dict[str, Any]
-    updated_at: str | None
-    created_at: str | None
-
-    @property
-    def check(self) -> dict[str, Any]:
-        found = self.data.get("check")
-        return found if isinstance(found, dict) else {}
-
-    @property
-    def check_id(self) -> str | None:
-        value = self.check.get("check_id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def attempt(self) -> int:
-        value = self.check.get("attempt")
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-class EligibilityStore:
-    """The eligibility table (read-write) and the intakes table (read-only), through PynamoDB."""
-
-    def __init__(self) -> None:
-        from functions.core.models import bind_models
-
-        bind_models()
-
-    @staticmethod
-    def _get(model: Any, pk: str, sk: str) -> Any | None:
-        from functions.core.models import get_or_none
-
-        return get_or_none(model, pk, sk)
-
-    @staticmethod
-    def _put(item: Any, condition: Any = None) -> None:
-        with aws_errors("dynamodb", "PutItem"):
-            item.save(condition=condition)
-
-    # --- intakes (read only)
-
-    def _intake_data(self, intake_id: str) -> dict[str, Any]:
-        from functions.core.models import IntakeItem
-
-        item = self._get(IntakeItem, f"INTAKE#{intake_id}", "INTAKE")
-        if item is None:
-            raise UnknownIntake("no such intake")
-        return dict(item.data or {})
-
-    def has_insurance(self, intake_id: str) -> bool:
-        insurance = (self._intake_data(intake_id).get("answers") or {}).get("insurance")
-        return isinstance(insurance, dict) and bool(insurance.get("member_id"))
-
-    def load_intake(self, intake_id: str) -> IntakeInsurance:
-        from functions.core.models import IntakeItem
-
-        data = self._intake_data(intake_id)
-        insurance = (data.get("answers") or {}).get("insurance")
-        if not isinstance(insurance, dict) or not insurance:
-            raise NoInsurance("the intake has no insurance to check")
-        patient_item = self._get(IntakeItem, f"PATIENT#{data.get('patient_id')}", "PROFILE")
-        patient: dict[str, Any] = dict(patient_item.data or {}) if patient_item is not None else {}
-        if patient_item is None:  # not relayed yet (a check queued by hand): the intake carries it
-            from functions.core.outbox import pending_record
-
-            patient = pending_record(f"INTAKE#{intake_id}", "INTAKE", f"PATIENT#{data.get('patient_id')}") or {}
-        if not patient:
-            raise InvalidIntake("the intake's patient record is missing")
-        for key, source in (("payer_id", insurance), ("member_id", insurance), ("last_name", patient)):
-            if not isinstance(source.get(key), str) or not source[key].strip():
-                raise InvalidIntake(f"{key}: missing")
-        try:
-            birth = date.fromisoformat(str(patient.get("date_of_birth")))
-        except ValueError:
-            raise InvalidIntake("date_of_birth: missing or not a date") from None
-
-        def text(source: dict[str, Any], key: str) -> str | None:
-            value = source.get(key)
-            return value.strip() or None if isinstance(value, str) else None
-
-        return IntakeInsurance(
-            intake_id=intake_id,
-            payer_id=str(insurance["payer_id"]).strip(),
-            payer_name=text(insurance, "payer_name"),
-            member_id=str(insurance["member_id"]).strip(),
-            group_number=text(insurance, "group_number"),
-            relationship=text(insurance, "subscriber_relationship") or "self",
-            first_name=text(patient, "first_name") or "",
-            last_name=str(patient["last_name"]).strip(),
-            date_of_birth=birth,
-        )
-
-    # --- the stored check
-
-    def get_check(self, intake_id: str) -> StoredCheck | None:
-        from functions.core.models import EligibilityItem
-
-        item = self._get(EligibilityItem, f"INTAKE#{intake_id}", SUMMARY_SK)
-        if item is None:
-            return None
-        data = item.data if isinstance(item.data, dict) else {}
-        return StoredCheck(item.status, dict(data), item.updated_at, item.created_at)
-
-    def save_check(
-        self,
-        intake_id: str,
-        *,
-        status: str,
-        data: dict[str, Any],
-        raw: str,
-        now: datetime,
-        expected: StoredCheck | None,
-    ) -> None:
-        """Write the summary; ConflictError when the item changed since ``expected`` was read."""
-        from functions.core.models import EligibilityItem
-
-        at = iso(now)
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status=status, data=data, raw=raw,
-            created_at=(expected.created_at if expected is not None else None) or at, updated_at=at,
-        )  # fmt: skip
-        condition: Any
-        if expected is None:
-            condition = EligibilityItem.pk.does_not_exist()
-        elif expected.updated_at is None:
-            condition = EligibilityItem.pk.exists() & EligibilityItem.updated_at.does_not_exist()
-        else:
-            condition = EligibilityItem.updated_at == expected.updated_at
-        self._put(item, condition)
-
-    # --- ledgers
-
-    def claim_notification(self, intake_id: str, key: str, now: datetime) -> bool:
-        """True: this caller sends the email. False: it was sent already. RetryableError: another
-        delivery is sending it right now."""
-        from functions.core.models import EligibilityItem
-
-        pk, sk = f"INTAKE#{intake_id}", f"NOTIFY#{key}"
-        claim = EligibilityItem(pk, sk, kind="notification", status="sending", created_at=iso(now), updated_at=iso(now))
-        try:
-            self._put(claim, EligibilityItem.pk.does_not_exist())
-            return True
-        except ConflictError:
-            pass
-        found = self._get(EligibilityItem, pk, sk)
-        if found is None:
-            raise RetryableError("notification ledger changed; try again")
-        if found.status == "sent":
-            return False
-        claimed = _parse_iso(found.updated_at)
-        if claimed is not None and now - claimed < timedelta(seconds=NOTIFY_LEASE_SECONDS):
-            raise RetryableError("the notification is being sent by another delivery")
-        claim.created_at = found.created_at
-        try:
-            self._put(claim, EligibilityItem.updated_at == found.updated_at)
-        except ConflictError:
-            raise RetryableError("the notification is being sent by another delivery") from None
-        return True
-
-    def release_notification(self, intake_id: str, key: str) -> None:
-        """Drop an unsent claim (best effort: a claim left behind expires after the lease)."""
-        from functions.core.models import EligibilityItem
-
-        try:
-            with aws_errors("dynamodb", "DeleteItem"):
-                EligibilityItem(f"INTAKE#{intake_id}", f"NOTIFY#{key}").delete(
-                    condition=EligibilityItem.status == "sending"
-                )
-        except DomainError as exc:
-            logger.warning(
-                "notification claim not released", extra={"intake_id": intake_id, "error": type(exc).__name__}
-            )
-
-    def notification_sent(self, intake_id: str, key: str, now: datetime, created_at: str | None = None) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}", f"NOTIFY#{key}", kind="notification", status="sent",
-            created_at=created_at or iso(now), updated_at=iso(now),
-        )  # fmt: skip
-        self._put(item)
-
-    def retry_published(self, intake_id: str, key: str) -> bool:
-        from functions.core.models import EligibilityItem
-
-        return self._get(EligibilityItem, f"INTAKE#{intake_id}", f"RETRY#{key}") is not None
-
-    def mark_retry_published(self, intake_id: str, key: str, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"INTAKE#{intake_id}",
-            f"RETRY#{key}",
-            kind="retry",
-            status="queued",
-            created_at=iso(now),
-            updated_at=iso(now),
-        )
-        self._put(item)
-
-    # --- monthly re-checks
-
-    def mark_active(self, month: str, intake_id: str, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            f"ACTIVE#{month}", f"INTAKE#{intake_id}", kind="active", created_at=iso(now), updated_at=iso(now)
-        )
-        self._put(item)
-
-    def active_intakes(self, month: str) -> Iterator[str]:
-        from functions.core.models import EligibilityItem
-
-        with aws_errors("dynamodb", "Query"):
-            for item in EligibilityItem.query(f"ACTIVE#{month}", EligibilityItem.sk.startswith("INTAKE#")):
-                yield item.sk.split("#", 1)[1]
-
-    def sweep_done(self, month: str) -> bool:
-        from functions.core.models import EligibilityItem
-
-        return self._get(EligibilityItem, SWEEP_PK, month) is not None
-
-    def mark_sweep_done(self, month: str, queued: int, now: datetime) -> None:
-        from functions.core.models import EligibilityItem
-
-        item = EligibilityItem(
-            SWEEP_PK,
-            month,
-            kind="sweep",
-            status="done",
-            data={"queued": queued},
-            created_at=iso(now),
-            updated_at=iso(now),
-        )
-        self._put(item)
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _month(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y-%m}"
 
@@ -511,109 +122,6 @@ def _month(now: datetime) -> str:
 def _previous_month(now: datetime) -> str:
     first = now.astimezone(UTC).replace(day=1)
     return _month(first - timedelta(days=1))
-
-
-# --------------------------------------------------------------------------------------------
-# Asking the payer
-
-
-@dataclass(frozen=True)
-class Asked:
-    summary: CoverageSummary
-    responses: tuple[PayerResponse, ...] = ()
-    retryable: bool = False
-    unanswered: tuple[str, ...] = ()
-
-
-def _error_summary(code: str, message: str, follow_up: str, payer: str | None) -> CoverageSummary:
-    return CoverageSummary(status="error", payer=payer, errors=(CoverageError(code, message, follow_up),))
-
-
-def _rejected_summary(status: int, payer: str | None) -> CoverageSummary:
-    if status in (401, 403):
-        follow_up = (
-            "The eligibility service refused the clinic's credentials; ask your administrator to check "
-            "the eligibility API settings, then run the check again."
-        )
-    else:
-        follow_up = (
-            "Check the patient's insurance details (payer, member id, name, date of birth) against the "
-            "insurance card, then run the check again. If it keeps failing, call the payer."
-        )
-    return _error_summary(
-        f"http_{status}", f"The eligibility service refused the request (HTTP {status}).", follow_up, payer
-    )
-
-
-def _invalid_inquiry_summary(payer: str | None) -> CoverageSummary:
-    return _error_summary(
-        "invalid_inquiry",
-        "The patient's insurance details could not be sent to the payer.",
-        "Check the payer id, member id, name and date of birth against the insurance card, then run the check again.",
-        payer,
-    )
-
-
-ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # the alarm metric (infra/template.py, docs/runbook.md)
-
-
-def api_failed() -> None:
-    """Count one eligibility API call that failed for a reason of the API's, not the patient's."""
-    from functions.core.metrics import count
-
-    count(ELIGIBILITY_API_FAILURE)
-
-
-def ask_payer(
-    client: EligibilityClient,
-    inquiry: Inquiry,
-    codes: Sequence[str],
-    *,
-    now: datetime,
-    deadline: float | None,
-    last_attempt: bool,
-) -> Asked:
-    """Ask ``codes`` in order (``30`` first), one request each, and merge the answers.
-
-    The behavioural codes are asked only when ``30`` says the coverage is active. A code the
-    payer refuses is left out; a code the payer cannot answer now makes the whole check retryable
-    unless this is the last attempt (then the answers received are used).
-    """
-    payer = inquiry.payer_name or inquiry.payer_id
-    try:
-        first = client.ask(inquiry, codes[0], now=now, deadline=deadline)
-    except RetryableError as exc:
-        logger.warning("payer did not answer", extra={"service_type": codes[0], "error": type(exc).__name__})
-        api_failed()
-        return Asked(coverage.unavailable(payer), retryable=True, unanswered=tuple(codes))
-    except InquiryError:
-        return Asked(_invalid_inquiry_summary(payer), unanswered=tuple(codes))
-    except RequestRejected as exc:
-        if exc.status in (401, 403):  # the clinic's credentials: every check fails until fixed
-            api_failed()
-        return Asked(_rejected_summary(exc.status, payer), unanswered=tuple(codes))
-    responses = [first]
-    unanswered: list[str] = []
-    transient = False
-    if first.summary.status == "active":
-        for position, code in enumerate(codes[1:], start=1):
-            try:
-                responses.append(client.ask(inquiry, code, now=now, deadline=deadline))
-            except RetryableError as exc:
-                logger.warning("payer did not answer", extra={"service_type": code, "error": type(exc).__name__})
-                api_failed()
-                transient = True
-                if not last_attempt:
-                    unanswered.extend(codes[position:])
-                    break
-                unanswered.append(code)
-            except (RequestRejected, InquiryError) as exc:
-                logger.warning(
-                    "payer refused a service type", extra={"service_type": code, "error": type(exc).__name__}
-                )
-                unanswered.append(code)
-    summary = coverage.merge([r.summary for r in responses])
-    return Asked(summary, tuple(responses), transient and not last_attempt, tuple(unanswered))
 
 
 def _raw(responses: Sequence[PayerResponse]) -> str:
@@ -701,7 +209,7 @@ def run_check(
     deadline: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Run one check message (see the module docstring). Raises for records that must fail:
+    """Run one check message (``docs/insurance.md``, "One check"). Raises for records that must fail:
     UnknownIntake, NoInsurance, InvalidIntake (poison), ClientConfigError, AWS errors."""
     ports = _ports(store, config, email, queue)
     current = ports.store.get_check(message.intake_id)
@@ -741,9 +249,9 @@ def run_check(
         client or client_config.client(), inquiry, codes, now=now, deadline=deadline, last_attempt=last_attempt
     )
     summary = asked.summary
-    retryable = asked.retryable or coverage.is_retryable(summary)
+    retryable = asked.retryable or is_retryable(summary)
     state: State = ("gave_up" if last_attempt else "retrying") if retryable else "done"
-    reasons = [] if state == "retrying" else coverage.needs_staff_action(summary)
+    reasons = [] if state == "retrying" else needs_staff_action(summary)
     if state == "gave_up" and "payer_error" not in reasons:
         reasons.insert(0, "payer_error")  # partial answers kept, but the payer did not answer in full
     retry_in = ports.config.delay_before(message.attempt + 1) if state == "retrying" else None
@@ -761,7 +269,7 @@ def run_check(
     data = {
         **summary.to_dict(extended=True),
         "check": check,
-        "staff_action": [{"reason": r, "message": coverage.STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
+        "staff_action": [{"reason": r, "message": STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
     }
     raw = _raw(asked.responses)
     expected = current
@@ -846,17 +354,7 @@ def record_check_requested(intake_id: str, at: datetime) -> bool:
 
     Kept for callers that show a check as pending before its first answer; :func:`run_check`
     replaces it with the answer."""
-    from functions.core.models import EligibilityItem, bind_models
-
-    bind_models()
-    item = EligibilityItem(
-        f"INTAKE#{intake_id}", SUMMARY_SK, kind=KIND, status="pending", created_at=iso(at), updated_at=iso(at)
-    )
-    try:
-        EligibilityStore._put(item, EligibilityItem.pk.does_not_exist())
-    except ConflictError:
-        return False
-    return True
+    return EligibilityStore().record_requested(intake_id, at)
 
 
 # --------------------------------------------------------------------------------------------
@@ -872,7 +370,7 @@ def request_recheck(
     config: WorkflowConfig | None = None,
 ) -> CheckMessage:
     """Queue a new check of an intake (staff route and CLI). UnknownIntake / NoInsurance."""
-    if not _INTAKE_ID.match(intake_id):
+    if not INTAKE_ID.match(intake_id):
         raise UnknownIntake("no such intake")
     store = store or EligibilityStore()
     if not store.has_insurance(intake_id):

@@ -6,7 +6,7 @@ codes. So a check asks ``30`` (health benefit plan coverage: status, plan, deduc
 out-of-pocket) first, then each behavioural code the payer supports, one code per request (many
 payers ignore every code after the first, and a payer that does not support a code answers with
 its ``30`` response, so asking is harmless), and the answers are merged
-(``coverage.merge``).
+(``interpret.merge``).
 
 ``DEFAULT_CONFIG`` holds the default sequence and the per-payer overrides this code base knows;
 a deployment can load its own mapping with ``load_config`` (a JSON object, e.g. from settings):

@@ -53,13 +53,11 @@ from functions.insurance.x12 import (
     LEVEL_SUBSCRIBER,
     Delimiters,
     Element,
-    EligibilityRequest,
     OutgoingTransaction,
     X12Error,
-    parse_270,
     render_interchange,
-    x12_text,
 )
+from functions.insurance.x12_270 import EligibilityRequest, parse_270, x12_text
 
 PAYER_RECEIVER_ID = "SIMPAYER"
 BEHAVIORAL_CODES = frozenset(SERVICE_TYPE_NAMES) - {PLAN_COVERAGE}

@@ -21,45 +21,29 @@ import pytest
 # Imported at collection time so their loggers exist before ``logs`` swaps the handlers' streams.
 import functions.insurance.clients
 import functions.insurance.handler  # noqa: F401
+from tests.factories import VALID_FORM, intake_form
 
-FIRST_NAME, LAST_NAME, BIRTH = "Zelda", "Quixotica", "1987-09-14"
-FORM: dict[str, Any] = {
-    "patient": {
-        "first_name": FIRST_NAME,
-        "last_name": LAST_NAME,
-        "date_of_birth": BIRTH,
-        "email": "zelda.quixotica@example.org",
-        "phone": "(212) 555-0187",
-        "timezone": "America/New_York",
-        "address": {"line1": "41 Orchard Lane", "city": "Albany", "state": "NY", "postal_code": "12207"},
-    },
-    "current_location": {"same_as_address": True},
-    "emergency_contact": {"name": "Marlowe Quixotica", "relationship": "sister", "phone": "+1 518 555 0163"},
-    "insurance": {
-        "payer_id": "SIMPAYER01",
-        "payer_name": "Example Health Plan",
-        "member_id": "XEX900000001",
-        "group_number": "GRP-4471",
-        "subscriber_relationship": "self",
-    },
-    "screening": {
-        "phq9": [1, 1, 1, 1, 1, 1, 1, 0, 0],
-        "gad7": [1, 1, 1, 1, 0, 0, 0],
-        "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-    },
-    "preferences": {"channels": ["email"], "session_times": ["evening"], "language": "en"},
-    "consent": {"telehealth": True, "privacy_notice": True, "sms": False, "email": True, "signature": "Zelda Q"},
-}
+FIRST_NAME, LAST_NAME, BIRTH = (VALID_FORM["patient"][k] for k in ("first_name", "last_name", "date_of_birth"))
 PHI = (FIRST_NAME, LAST_NAME, BIRTH, "19870914", "GRP-4471", "zelda.quixotica", "Orchard")
 
 
+SIMULATED_PAYER = {"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan"}
+
+
 def make_form(member_id: str | None, **insurance: Any) -> dict[str, Any]:
-    data = copy.deepcopy(FORM)
+    """The shared valid form, insured with the payer simulator (``member_id`` picks the test
+    member; None: no insurance), email only, without risk."""
     if member_id is None:
-        del data["insurance"]
-    else:
-        data["insurance"].update({"member_id": member_id, **insurance})
-    return data
+        return intake_form(self_pay=True, **_QUIET)
+    return intake_form(insurance={**SIMULATED_PAYER, "member_id": member_id, **insurance}, **_QUIET)
+
+
+_QUIET: dict[str, Any] = {
+    "phq9": [1, 1, 1, 1, 1, 1, 1, 0, 0],
+    "gad7": [1, 1, 1, 1, 0, 0, 0],
+    "channels": ["email"],
+    "sms": False,
+}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from functions.core.clock import iso
-from functions.insurance.coverage import STAFF_ACTION_REASONS
+from functions.insurance.rules import STAFF_ACTION_REASONS
 from tests.fakes import FixedClock
 from tests.integration.insurance.conftest import PHI, Checker, Sent
 

@@ -30,7 +30,7 @@ from functions.insurance.clients import (
     RequestRejected,
     SimulatorClient,
 )
-from functions.insurance.coverage import is_retryable, needs_staff_action
+from functions.insurance.rules import is_retryable, needs_staff_action
 
 NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "eligibility"

@@ -8,19 +8,13 @@ from typing import Any
 
 import pytest
 
-from functions.insurance.coverage import (
-    AAA_REASONS,
-    STAFF_ACTION_REASONS,
-    CoverageSummary,
-    EligibilityParseError,
-    is_retryable,
-    merge,
-    needs_staff_action,
-    parse_eligibility_file,
-    summarize_271,
-    summarize_json,
-    unavailable,
-)
+from functions.insurance.aaa import AAA_REASONS
+from functions.insurance.coverage import parse_eligibility_file
+from functions.insurance.interpret import merge
+from functions.insurance.reader_271 import summarize_271
+from functions.insurance.reader_json import summarize_json
+from functions.insurance.rules import STAFF_ACTION_REASONS, is_retryable, needs_staff_action
+from functions.insurance.summary import CoverageSummary, EligibilityParseError, unavailable
 
 MEMBER_ID = "W11122333301"
 HEADER = f"""
@@ -857,7 +851,7 @@ def test_summary_round_trips_through_storage(wrap):
 def test_repr_of_parsed_values_hides_member_data(wrap):
     summary = summarize_271(wrap(HEADER + "EB*1**30\nREF*SY*123456789\n"))
     assert MEMBER_ID not in repr(summary)
-    from functions.insurance.coverage import answers_from_271
+    from functions.insurance.reader_271 import answers_from_271
 
     text = repr(answers_from_271(wrap(HEADER + "EB*1**30\nMSG*FOR ROBERT SMITH\n")))
     for phi in (MEMBER_ID, "SMITH", "ROBERT", "1983"):

@@ -7,13 +7,10 @@ import json
 import pytest
 
 from functions.core.errors import RetryableError
-from functions.insurance.coverage import (
-    is_retryable,
-    merge,
-    needs_staff_action,
-    parse_eligibility_file,
-    summarize_271,
-)
+from functions.insurance.coverage import parse_eligibility_file
+from functions.insurance.interpret import merge
+from functions.insurance.reader_271 import summarize_271
+from functions.insurance.rules import is_retryable, needs_staff_action
 from functions.insurance.service_types import (
     DEFAULT_SEQUENCE,
     SIMULATOR_PAYER_ID,
@@ -29,7 +26,9 @@ from functions.insurance.simulator import (
     respond_271,
     sample_request,
 )
-from functions.insurance.x12 import Delimiters, X12Error, build_270, parse_271
+from functions.insurance.x12 import Delimiters, X12Error
+from functions.insurance.x12_270 import build_270
+from functions.insurance.x12_271 import parse_271
 
 # What staff must see for each simulator member once every service type has been asked.
 EXPECTED = {

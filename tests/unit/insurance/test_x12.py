@@ -10,18 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.insurance.coverage import EligibilityParseError, parse_eligibility_file
+from functions.insurance.coverage import parse_eligibility_file
 from functions.insurance.simulator import respond_271, sample_request
-from functions.insurance.x12 import (
-    Delimiters,
-    EligibilityRequest,
-    X12Error,
-    build_270,
-    parse_270,
-    parse_271,
-    parse_envelope,
-    tokenize,
-)
+from functions.insurance.summary import EligibilityParseError
+from functions.insurance.x12 import Delimiters, X12Error, parse_envelope, tokenize
+from functions.insurance.x12_270 import EligibilityRequest, build_270, parse_270
+from functions.insurance.x12_271 import parse_271
 
 MEMBER_ID = "XEX900000001"
 
