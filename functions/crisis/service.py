@@ -52,7 +52,7 @@ from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort, SmsPort
 from functions.core.queues import QueuePort
 from functions.core.settings import get_settings
-from functions.crisis import codes, escalation, messages, store
+from functions.crisis import codes, escalation, items, messages, store
 from functions.crisis.escalation import (
     AckAccepted,
     Action,
@@ -75,7 +75,7 @@ from functions.crisis.store import CaseRecord
 
 logger = get_logger("crisis")
 
-DUE_SHARDS = store.DUE_SHARDS
+DUE_SHARDS = items.DUE_SHARDS
 STALE_CLAIM = timedelta(seconds=60)
 MAX_RACES = 8
 MAX_CODE_TRIES = 12
@@ -663,9 +663,9 @@ def sweep_due_cases(at: datetime, queue: QueuePort | None = None) -> int:
     with aws_errors("dynamodb", "Query"):
         for shard in DUE_SHARDS:
             for item in CrisisItem.due.query(shard, CrisisItem.due_at <= iso(at)):
-                if item.sk != store.CASE_SK:
+                if item.sk != items.CASE_SK:
                     continue
-                case_id = item.pk.split("#", 1)[1]
+                case_id = items.case_id_of(item.pk)
                 body = {"case_id": case_id, "type": "ack_due", "sweep": True, "event_id": f"sweep-{case_id}-{iso(at)}"}
                 if _publish(queue, body):
                     count += 1
@@ -698,8 +698,9 @@ def _acknowledge(
         if late is not None:
             store.add_event(case_id, f"lateack#{ids.new_id('ack')}", at, "ack_late", by=member.name, via=via)
             logger.info("late acknowledgement", extra={"case_id": case_id, "via": via})
-            return AckOutcome(False, state.code, state.status, late.acked_by.name if late.acked_by else None, False,
-                              case_id)
+            return AckOutcome(
+                False, state.code, state.status, late.acked_by.name if late.acked_by else None, False, case_id
+            )
         notice = next((a for a in actions if isinstance(a, NotifyAcknowledged)), None)
         data: dict[str, Any] = {**record.data, "state": state.model_dump(mode="json"), "status": state.status}
         if notice is not None:
@@ -894,19 +895,16 @@ def open_case_from_sms(
                 logger.info("crisis signal added", extra={"case_id": open_case.case_id, "signal_id": signal_id})
                 return open_case.case_id
         case_id = ids.new_id("cas")
-        data = {
-            "case_id": case_id,
+        fields = {
             "intake_id": None,
             "phone": phone,
             "message": message,
             "urgency": "urgent",
             "source": "sms",
-            "status": "open",
-            "opened_at": iso(at),
             "patient_replied": patient_replied,
         }
         try:
-            store.create_case(case_id, data, phone, at, previous_marker=open_case)
+            store.create_case(case_id, fields, phone, at, previous_marker=open_case)
         except ConflictError:
             continue  # someone opened or replaced the patient's case meanwhile: look again
         _publish(queue, {"case_id": case_id, "type": "case_opened", "event_id": ids.new_id("evt")})

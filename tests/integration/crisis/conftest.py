@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from functions.core.clock import iso
-from functions.core.models import CrisisItem, bind_models
+from functions.core.models import bind_models
 from functions.core.queues import SqsPublisher
+from functions.crisis import items as crisis_items
 from tests.fakes import FixedClock
 
 VISIBILITY_SECONDS = 180
@@ -200,19 +201,10 @@ class Crisis:
         bind_models()
         case_id = case_id or f"cas_{uuid.uuid4().hex[:20].upper()}"
         now = self.clock.now()
-        data: dict[str, Any] = {
-            "case_id": case_id,
-            "intake_id": intake_id,
-            "urgency": urgency,
-            "source": source,
-            "status": "open",
-            "opened_at": iso(now),
-        }
+        fields: dict[str, Any] = {"intake_id": intake_id, "urgency": urgency, "source": source}
         if phone:
-            data["phone"] = phone
-        CrisisItem(
-            f"CASE#{case_id}", "CASE", kind="case", data=data, created_at=iso(now), due_shard="DUE#0", due_at=iso(now)
-        ).save()
+            fields["phone"] = phone
+        crisis_items.case_item(case_id, now, **fields).save()
         if publish:
             SqsPublisher().publish(
                 self.aws.env["IOP_CRISIS_QUEUE_URL"],
