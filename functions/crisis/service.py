@@ -926,16 +926,12 @@ def _case_or_404(case_id: str) -> CaseRecord:
 
 
 def _patient(record: CaseRecord) -> dict[str, Any]:
-    intake_id = record.data.get("intake_id")
-    intake = store.intake_item(f"INTAKE#{intake_id}", "INTAKE") if intake_id else None
-    profile: dict[str, Any] = {}
-    if intake and intake.get("patient_id"):
-        pk = f"PATIENT#{intake['patient_id']}"
-        profile = store.intake_item(pk, "PROFILE") or {}
-        if not profile:  # the intake's relay has not written it yet: the intake carries it
-            from functions.core.outbox import pending_record
+    from functions.core.intakes import get_intake, patient_of
 
-            profile = pending_record(f"INTAKE#{intake_id}", "INTAKE", pk) or {}
+    intake_id = record.data.get("intake_id")
+    stored = get_intake(str(intake_id)) if intake_id else None
+    intake = stored.data if stored is not None else None
+    profile = patient_of(stored) if stored is not None else {}
     answers: dict[str, Any] = (intake or {}).get("answers") or {}
     scores: dict[str, Any] = (intake or {}).get("scores") or {}
     name = " ".join(str(profile.get(k) or "") for k in ("first_name", "last_name")).strip()

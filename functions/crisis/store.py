@@ -24,14 +24,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pynamodb.exceptions import TransactWriteError
 
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError
-from functions.core.models import CrisisItem, IntakeItem, bind_models, get_or_none
+from functions.core.models import CrisisItem, bind_models, get_or_none
 from functions.core.settings import get_settings
 from functions.crisis import items
 from functions.crisis.escalation import CaseState
@@ -41,12 +41,9 @@ from functions.crisis.roster import Roster
 LedgerStatus = Literal["claimed", "sent", "failed", "busy"]
 
 
-M = TypeVar("M", CrisisItem, IntakeItem)
-
-
-def _get(model: type[M], pk: str, sk: str) -> M | None:
-    """One item by key (consistent read), or None."""
-    return get_or_none(model, pk, sk)
+def _get(pk: str, sk: str) -> CrisisItem | None:
+    """One crisis-table item by key (consistent read), or None."""
+    return get_or_none(CrisisItem, pk, sk)
 
 
 def _precise(at: datetime) -> str:
@@ -80,7 +77,7 @@ class CaseRecord:
 
 def load_case(case_id: str) -> CaseRecord | None:
     bind_models()
-    item = _get(CrisisItem, case_pk(case_id), CASE_SK)
+    item = _get(case_pk(case_id), CASE_SK)
     if item is None:
         return None
     data = dict(item.data or {})
@@ -119,7 +116,7 @@ def save_case(record: CaseRecord, data: dict[str, Any], version: int, due: datet
 def open_marker(subject: str) -> OpenMarker | None:
     """The patient's open-case marker (``subject``: an intake id or an E.164 phone), or None."""
     bind_models()
-    item = _get(CrisisItem, *items.open_key(subject))
+    item = _get(*items.open_key(subject))
     if item is None:
         return None
     return items.marker_of(item.data, item.version)
@@ -190,14 +187,6 @@ def add_event(case_id: str, key: str, at: datetime, event_type: str, **details: 
     except ConflictError:
         return False
     return True
-
-
-def get_event(case_id: str, key: str) -> dict[str, Any] | None:
-    bind_models()
-    item = _get(CrisisItem, case_pk(case_id), f"{items.EVENT_PREFIX}{key}")
-    if item is None:
-        return None
-    return dict(item.data or {})
 
 
 def timeline(case_id: str) -> list[dict[str, Any]]:
@@ -300,7 +289,7 @@ def claim_code(code: str, case_id: str, at: datetime) -> bool:
 
 def case_for_code(code: str) -> str | None:
     bind_models()
-    item = _get(CrisisItem, *items.code_key(code))
+    item = _get(*items.code_key(code))
     if item is None:
         return None
     case_id = (item.data or {}).get("case_id")
@@ -310,7 +299,7 @@ def case_for_code(code: str) -> str | None:
 def release_code(code: str, case_id: str) -> None:
     """Free ``code`` (the case is resolved, or lost the race to start), if it still names ``case_id``."""
     bind_models()
-    item = _get(CrisisItem, *items.code_key(code))
+    item = _get(*items.code_key(code))
     if item is None:
         return
     if (item.data or {}).get("case_id") != case_id:
@@ -345,7 +334,7 @@ def burn_token(jti: str, case_id: str, at: datetime, expires_at: int) -> bool:
 
 def token_used(jti: str) -> bool:
     bind_models()
-    return _get(CrisisItem, *items.token_key(jti)) is not None
+    return _get(*items.token_key(jti)) is not None
 
 
 def unburn_token(jti: str) -> None:
@@ -387,7 +376,7 @@ def save_roster(roster: Roster, at: datetime) -> int:
 
 
 def _current_roster_item() -> CrisisItem | None:
-    return _get(CrisisItem, ROSTER_PK, ROSTER_CURRENT)
+    return _get(ROSTER_PK, ROSTER_CURRENT)
 
 
 def current_roster() -> tuple[Roster, int] | None:
@@ -397,24 +386,3 @@ def current_roster() -> tuple[Roster, int] | None:
     if item is None or not (item.data or {}).get("roster"):
         return None
     return Roster.model_validate(item.data["roster"]), int(item.version or 0)
-
-
-# --------------------------------------------------------------------------- intake (read-only)
-
-
-def intake_items(intake_id: str) -> list[dict[str, Any]]:
-    """Every item the intake workflow stores under ``INTAKE#<id>`` (``kind`` + ``data``)."""
-    bind_models()
-    found: list[dict[str, Any]] = []
-    with aws_errors("dynamodb", "Query"):
-        for item in IntakeItem.query(f"INTAKE#{intake_id}"):
-            found.append({"sk": item.sk, "kind": item.kind, "data": dict(item.data or {})})
-    return found
-
-
-def intake_item(pk: str, sk: str) -> dict[str, Any] | None:
-    bind_models()
-    item = _get(IntakeItem, pk, sk)
-    if item is None:
-        return None
-    return dict(item.data or {})
