@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 
 
 def _service() -> ModuleType:
-    """The crisis service, imported on first use: the API Lambda imports this module too."""
-    from functions.crisis import service
+    """The escalation consumer, imported on first use: the API Lambda imports this module too."""
+    from functions.crisis import consumer
 
-    return service
+    return consumer
+
 
 bp = Blueprint(__name__)
 logger = get_logger("escalate_crisis")

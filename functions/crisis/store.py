@@ -39,6 +39,8 @@ from functions.crisis.items import CASE_SK, ROSTER_CURRENT, ROSTER_PK, OpenMarke
 from functions.crisis.roster import Roster
 
 LedgerStatus = Literal["claimed", "sent", "failed", "busy"]
+#: How often a writer re-reads and decides again after losing a conditional write.
+MAX_RACES = 8
 
 
 def _get(pk: str, sk: str) -> CrisisItem | None:
@@ -171,6 +173,18 @@ def signals(case_id: str) -> list[dict[str, Any]]:
         ):
             found.append({**(item.data or {}), "created_at": item.created_at})
     return sorted(found, key=lambda s: str(s.get("created_at") or ""))
+
+
+def next_due(state: CaseState | None, data: dict[str, Any]) -> datetime | None:
+    """When the case next needs attention: its step deadline, or at once while acknowledgement
+    notices are pending; None when nothing is pending (the ``due`` index entry goes away)."""
+    if state is not None and state.waiting and state.step_deadline is not None:
+        return state.step_deadline
+    if data.get("notices_pending") and data.get("notices_due"):
+        return parse_time(str(data["notices_due"]))
+    if state is None:
+        return parse_time(str(data.get("opened_at") or "1970-01-01T00:00:00Z"))
+    return None
 
 
 # --------------------------------------------------------------------------- timeline

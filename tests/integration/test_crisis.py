@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from functions.crisis import service
+from functions.crisis import roster, staff
 from functions.crisis.handler import escalate_crisis
 from tests.fakes import FixedClock
 
@@ -71,7 +71,7 @@ def open_case(aws: Any, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
     for methods in app_module.app.routes.values():
         for entry in methods.values():
             monkeypatch.setattr(entry, "authorizer", None)
-    service.import_roster(ROSTER, at=fixed_clock.now())
+    roster.import_roster(ROSTER, at=fixed_clock.now())
 
     def opener() -> str:
         with Client(app_module.app, stage_name="dev", project_dir=str(ROOT)) as client:
@@ -106,7 +106,7 @@ def _set_body(record: dict[str, Any], body: dict[str, Any] | str) -> None:
 
 
 def _timeline(case_id: str) -> list[dict[str, Any]]:
-    timeline: list[dict[str, Any]] = service.case_timeline(case_id)["timeline"]
+    timeline: list[dict[str, Any]] = staff.case_timeline(case_id)["timeline"]
     return timeline
 
 
@@ -213,7 +213,7 @@ def test_a_risky_intakes_case_lies_in_the_crisis_shard_and_the_sweep_alone_pages
     from functions.intake.service import body_digest, submit_intake
     from tests.factories import intake_form
 
-    service.import_roster(ROSTER, at=fixed_clock.now())
+    roster.import_roster(ROSTER, at=fixed_clock.now())
     case_id = next(f"cas_{n:026d}" for n in range(100) if items.due_shard(f"cas_{n:026d}") != "DUE#0")
     body = intake_form(risky=True)
     submitted = submit_intake(

@@ -271,15 +271,15 @@ class Crisis:
         return {"Authorization": f"Bearer {issue_local_token(email, at=self.clock.now())}"}
 
     def timeline(self, case_id: str) -> list[dict[str, Any]]:
-        from functions.crisis import service
+        from functions.crisis import staff
 
-        return list(service.case_timeline(case_id)["timeline"])
+        return list(staff.case_timeline(case_id)["timeline"])
 
 
 @pytest.fixture
 def crisis(aws: Any, fixed_clock: FixedClock, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crisis]:
     from functions.core import settings
-    from functions.crisis import service
+    from functions.crisis import roster
 
     monkeypatch.setenv("IOP_API_BASE_URL", API_BASE)
     settings.reset_settings()
@@ -294,5 +294,5 @@ def crisis(aws: Any, fixed_clock: FixedClock, lambda_context: Any, monkeypatch: 
         return message_id
 
     monkeypatch.setattr(SqsPublisher, "publish", publish)
-    service.import_roster(roster_data(), at=fixed_clock.now())
+    roster.import_roster(roster_data(), at=fixed_clock.now())
     yield harness
