@@ -1,4 +1,4 @@
-"""The on-call roster (CONTRACTS.md section 4): its model, validation and look-ups.
+"""The on-call roster (its file format: docs/crisis.md): model, validation, look-ups and import.
 
 ``parse_roster`` is the one way in: it validates a decoded JSON object and either returns a
 frozen ``Roster`` (phones normalised to E.164, emails lower-cased in the domain part, time zones

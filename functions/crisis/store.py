@@ -1,23 +1,7 @@
-"""DynamoDB adapter of the crisis workflow (the crisis table, through ``CrisisItem``).
-
-Items (``pk`` / ``sk``):
-
-- ``CASE#<id>`` / ``CASE``: the case. ``data`` holds what opened it (``intake_id``, ``urgency``,
-  ``source``, ``status``, optionally ``phone``) and, once the escalation consumer has picked it
-  up, ``state`` (``escalation.CaseState``), ``roster`` (the snapshot taken at open time),
-  ``roster_version`` and ``code``. ``version`` is the optimistic lock (equal to
-  ``state.version``); ``due_shard`` / ``due_at`` (the sparse ``due`` index) hold the next time
-  the case needs attention, and are absent when it needs none.
-- ``CASE#<id>`` / ``EVENT#<key>``: one timeline entry (``data``: ``type``, ``at``, details).
-  Keys are deterministic where an event can only happen once, so a re-run writes nothing.
-- ``CASE#<id>`` / ``LEDGER#<key>``: one send (``escalation.ledger_key`` and friends).
-- ``CODE#<code>`` / ``CODE``: which open case a code names (unique among open cases).
-- ``OPEN#<intake id or phone>`` / ``OPEN``: the one open case of a patient.
-- ``ACKTOKEN#<jti>`` / ``TOKEN``: a used acknowledgement link (TTL: the link's expiry).
-- ``ROSTER`` / ``CURRENT`` and ``ROSTER`` / ``VERSION#000001``...: the on-call roster.
-
-AWS errors map to domain errors here (a lost conditional write is ``ConflictError``).
-"""
+"""DynamoDB adapter of the crisis workflow (the crisis table, through ``CrisisItem``): cases, the
+timeline, the send ledger, case codes, used links and the roster. Keys and new-case items come
+from ``items``; what each item holds: docs/crisis.md. AWS errors map to domain errors here (a
+lost conditional write is ``ConflictError``)."""
 
 from __future__ import annotations
 

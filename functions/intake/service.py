@@ -11,16 +11,10 @@ An intake whose screen shows no risk is **one PutItem**: the intake item carries
 (functions/core/outbox.py ``embed``): the patient profile to write, the insurance check, the
 staff email. One with risk is one transaction: patient, intake, crisis case, open marker, events.
 
-Items (``pk`` / ``sk``):
-
-- intakes table: ``PATIENT#<patient_id>`` / ``PROFILE`` (who, how to reach them, preferences;
-  written by the relay for an intake without risk, within a second of the 201: until then the
-  intake carries it), ``INTAKE#<intake_id>`` / ``INTAKE`` (answers, scores, flags, consent, the
-  body's digest), ``OUTBOX#<event_id>`` / ``EVENT`` (the outbox of the transactions).
-- crisis table: ``CASE#<case_id>`` / ``CASE`` (with ``due_shard``/``due_at``: the escalation
-  sweep pages even if the queue never gets the message), ``CASE#<case_id>`` / ``SIGNAL#<id>``
-  (another "I need help now" for an open case), ``OPEN#<intake_id or E.164 phone>`` / ``OPEN``
-  (which case is open for that person: a second request adds a signal instead of a second case).
+Items: the intakes table's keys are ``functions/core/intakes.py``'s (plus ``OUTBOX#<event_id>`` /
+``EVENT``, the outbox of the transactions); the crisis case, signal and open marker a request
+writes are built by ``functions/crisis/items.py``, the crisis workflow's one definition of them
+(docs/crisis.md): this module only puts them in its own transaction.
 
 Decisions where the contract is silent:
 
