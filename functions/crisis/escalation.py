@@ -1,11 +1,12 @@
 """The escalation chain as a pure state machine: state in, (new state, actions) out.
 
-Nothing here sends, stores or reads a clock. The handler loads a ``CaseState`` and the roster,
-calls one transition with ``now``, stores the new state (conditional on ``version``: a lost
-write means someone else moved the case; reload and call again), then carries out the actions.
+Nothing here sends, stores or reads a clock. The consumer (``consumer``) loads a ``CaseState``
+and the roster, calls one transition with ``now``, stores the new state (conditional on
+``version``: a lost write means someone else moved the case; reload and call again), then
+carries out the actions.
 
 Steps. A case is paged in steps ``(round, tier)``: (0, 0), (0, 1), ... (0, last), (1, 0), ...
-up to ``roster.rounds - 1`` (the first pass plus ``repeat`` repeats, CONTRACTS.md section 4).
+up to ``roster.rounds - 1`` (the first pass plus the roster's ``repeat`` repeats).
 Each step pages every member of the tier on SMS and email at once and has a deadline; the
 timer message (``ScheduleCheck``) names its step, so a duplicate or stale timer is a no-op and
 an early one (SQS delays stop at 15 minutes) only re-schedules itself.

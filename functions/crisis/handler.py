@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 
-def _service() -> ModuleType:
-    """The crisis service, imported on first use: the API Lambda imports this module too."""
-    from functions.crisis import service
+def _consumer() -> ModuleType:
+    """The escalation consumer, imported on first use: the API Lambda imports this module too."""
+    from functions.crisis import consumer
 
-    return service
+    return consumer
+
 
 bp = Blueprint(__name__)
 logger = get_logger("escalate_crisis")
@@ -35,7 +36,7 @@ def _handle(record: SQSRecord) -> None:
     if not isinstance(case_id, str) or not case_id or event_type not in EVENT_TYPES:
         raise PoisonMessage("crisis event without case_id or with an unknown type")
     receives = int(record.attributes.approximate_receive_count or 1)
-    outcome = _service().handle_event(body, receive_count=receives, at=now())
+    outcome = _consumer().handle_event(body, receive_count=receives, at=now())
     extra = {"case_id": case_id, "type": event_type, "outcome": outcome, "receives": receives}
     logger.info("crisis event handled", extra=extra)
 
@@ -46,7 +47,7 @@ def escalate_crisis(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("source") == "aws.events":
         # The timers' safety net: every minute, re-queue each case whose deadline has passed.
         at = now()
-        queued = _service().sweep_due_cases(at)
+        queued = _consumer().sweep_due_cases(at)
         logger.info("escalation sweep", extra={"queued": queued})
         # The transactional outbox's safety net (intake and crisis events whose fast path failed).
         try:

@@ -1,7 +1,7 @@
 """Every text the crisis workflow sends, to staff and to the patient.
 
-Minimum necessary (DESIGN.md section 5): these take only the clinic's name and phone, the case
-code, links and a staff member's name. No patient name, diagnosis, score, program type or
+Minimum necessary: these take only the clinic's name and phone, the case code, links and a
+staff member's name. No patient name, diagnosis, score, program type or
 "mental health" wording can reach them. SMS texts use plain ASCII (GSM-7, no curly quotes or
 dashes) so they are not re-encoded into shorter UCS-2 segments.
 

@@ -1,4 +1,4 @@
-"""The on-call roster (CONTRACTS.md section 4): its model, validation and look-ups.
+"""The on-call roster (its file format: docs/crisis.md): model, validation, look-ups and import.
 
 ``parse_roster`` is the one way in: it validates a decoded JSON object and either returns a
 frozen ``Roster`` (phones normalised to E.164, emails lower-cased in the domain part, time zones
@@ -23,6 +23,7 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -266,3 +267,26 @@ def member_by_phone(roster: Roster, e164: str) -> list[Member]:
     if phone is None:
         return []
     return [member for tier in roster.tiers for member in tier.members if member.phone == phone]
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_roster(obj: object, *, at: datetime) -> str:
+    """Validate (``RosterError`` with the reasons) and store the roster; a one-line summary
+    without phone numbers or addresses."""
+    from functions.crisis import store
+
+    roster = parse_roster(obj)
+    version = store.save_roster(roster, at)
+    return roster_summary(roster, version)
+
+
+def roster_summary(roster: Roster, version: int) -> str:
+    sizes = ", ".join(
+        f"tier {i + 1}: {len(t.members)} member(s), {t.ack_timeout_minutes} min" for i, t in enumerate(roster.tiers)
+    )
+    return (
+        f"roster version {version} stored: {len(roster.tiers)} tier(s) ({sizes}); repeat {roster.repeat} "
+        f"({roster.rounds} round(s)); {len(roster.always_email)} always_email address(es)"
+    )

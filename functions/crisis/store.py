@@ -1,64 +1,35 @@
-"""DynamoDB adapter of the crisis workflow (the crisis table, through ``CrisisItem``).
-
-Items (``pk`` / ``sk``):
-
-- ``CASE#<id>`` / ``CASE``: the case. ``data`` holds what opened it (``intake_id``, ``urgency``,
-  ``source``, ``status``, optionally ``phone``) and, once the escalation consumer has picked it
-  up, ``state`` (``escalation.CaseState``), ``roster`` (the snapshot taken at open time),
-  ``roster_version`` and ``code``. ``version`` is the optimistic lock (equal to
-  ``state.version``); ``due_shard`` / ``due_at`` (the sparse ``due`` index) hold the next time
-  the case needs attention, and are absent when it needs none.
-- ``CASE#<id>`` / ``EVENT#<key>``: one timeline entry (``data``: ``type``, ``at``, details).
-  Keys are deterministic where an event can only happen once, so a re-run writes nothing.
-- ``CASE#<id>`` / ``LEDGER#<key>``: one send (``escalation.ledger_key`` and friends).
-- ``CODE#<code>`` / ``CODE``: which open case a code names (unique among open cases).
-- ``OPEN#<intake id or phone>`` / ``OPEN``: the one open case of a patient.
-- ``ACKTOKEN#<jti>`` / ``TOKEN``: a used acknowledgement link (TTL: the link's expiry).
-- ``ROSTER`` / ``CURRENT`` and ``ROSTER`` / ``VERSION#000001``...: the on-call roster.
-
-AWS errors map to domain errors here (a lost conditional write is ``ConflictError``).
-"""
+"""DynamoDB adapter of the crisis workflow (the crisis table, through ``CrisisItem``): cases, the
+timeline, the send ledger, case codes, used links and the roster. Keys and new-case items come
+from ``items``; what each item holds: docs/crisis.md. AWS errors map to domain errors here (a
+lost conditional write is ``ConflictError``)."""
 
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pynamodb.exceptions import TransactWriteError
 
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.errors import ConflictError
-from functions.core.models import CrisisItem, IntakeItem, bind_models, get_or_none
+from functions.core.models import CrisisItem, bind_models, get_or_none
 from functions.core.settings import get_settings
+from functions.crisis import items
 from functions.crisis.escalation import CaseState
+from functions.crisis.items import CASE_SK, ROSTER_CURRENT, ROSTER_PK, OpenMarker, case_pk, due_shard
 from functions.crisis.roster import Roster
 
-CASE_SK = "CASE"
-OPEN_SK = "OPEN"
-DUE_SHARDS = ("DUE#0", "DUE#1", "DUE#2", "DUE#3")
-ROSTER_PK = "ROSTER"
-ROSTER_CURRENT = "CURRENT"
 LedgerStatus = Literal["claimed", "sent", "failed", "busy"]
+#: How often a writer re-reads and decides again after losing a conditional write.
+MAX_RACES = 8
 
 
-M = TypeVar("M", CrisisItem, IntakeItem)
-
-
-def _get(model: type[M], pk: str, sk: str) -> M | None:
-    """One item by key (consistent read), or None."""
-    return get_or_none(model, pk, sk)
-
-
-def case_pk(case_id: str) -> str:
-    return f"CASE#{case_id}"
-
-
-def due_shard(case_id: str) -> str:
-    return DUE_SHARDS[zlib.crc32(case_id.encode("utf-8")) % len(DUE_SHARDS)]
+def _get(pk: str, sk: str) -> CrisisItem | None:
+    """One crisis-table item by key (consistent read), or None."""
+    return get_or_none(CrisisItem, pk, sk)
 
 
 def _precise(at: datetime) -> str:
@@ -92,7 +63,7 @@ class CaseRecord:
 
 def load_case(case_id: str) -> CaseRecord | None:
     bind_models()
-    item = _get(CrisisItem, case_pk(case_id), CASE_SK)
+    item = _get(case_pk(case_id), CASE_SK)
     if item is None:
         return None
     data = dict(item.data or {})
@@ -128,27 +99,20 @@ def save_case(record: CaseRecord, data: dict[str, Any], version: int, due: datet
     return CaseRecord(record.case_id, data, version, state, roster, record.created_at)
 
 
-@dataclass(frozen=True)
-class OpenMarker:
-    """``OPEN#<intake id or phone>``: the patient's current case (replaced, by version, once it is
-    resolved; the intake workflow uses the same item for POST /crisis)."""
-
-    case_id: str
-    version: int
-
-
 def open_marker(subject: str) -> OpenMarker | None:
+    """The patient's open-case marker (``subject``: an intake id or an E.164 phone), or None."""
     bind_models()
-    item = _get(CrisisItem, f"OPEN#{subject}", OPEN_SK)
+    item = _get(*items.open_key(subject))
     if item is None:
         return None
-    return OpenMarker(str((item.data or {}).get("case_id") or ""), int(item.version or 0))
+    return items.marker_of(item.data, item.version)
 
 
 def create_case(
-    case_id: str, data: dict[str, Any], subject: str, at: datetime, previous_marker: OpenMarker | None
+    case_id: str, fields: dict[str, Any], subject: str, at: datetime, previous_marker: OpenMarker | None
 ) -> None:
-    """Store a new case and point the patient's open-case marker at it, in one transaction.
+    """Store a new case (``items.case_item``: ``fields`` say what opened it) and point the
+    patient's open-case marker at it, in one transaction.
 
     The marker must be as read (absent, or at ``previous_marker.version``), else
     ``ConflictError``: someone opened or replaced the patient's case meanwhile. The case is due at
@@ -159,23 +123,10 @@ def create_case(
 
     bind_models()
     settings = get_settings()
-    case = CrisisItem(
-        case_pk(case_id),
-        CASE_SK,
-        kind="case",
-        data=data,
-        created_at=iso(at),
-        version=0,
-        due_shard=due_shard(case_id),
-        due_at=iso(at),
-    )
-    version = (previous_marker.version if previous_marker else 0) + 1
-    marker = CrisisItem(
-        f"OPEN#{subject}", OPEN_SK, kind="open_case", data={"case_id": case_id}, created_at=iso(at), version=version
-    )
-    marker_condition = (
-        CrisisItem.pk.does_not_exist() if previous_marker is None else CrisisItem.version == previous_marker.version
-    )
+    case = items.case_item(case_id, at, **fields)
+    previous = previous_marker.version if previous_marker else None
+    marker = items.open_marker_item(subject, case_id, at, previous)
+    marker_condition = items.open_marker_condition(previous)
     with aws_errors("dynamodb", "TransactWriteItems"):
         try:
             with TransactWrite(connection=Connection(region=settings.region, host=settings.endpoint_url)) as tx:
@@ -189,15 +140,9 @@ def create_case(
 
 
 def add_signal(case_id: str, signal_id: str, at: datetime, **details: Any) -> None:
-    """Another call for help on an open case (the same item shape the intake workflow writes)."""
+    """Another call for help on an open case (``items.signal_item``)."""
     bind_models()
-    item = CrisisItem(
-        case_pk(case_id),
-        f"SIGNAL#{signal_id}",
-        kind="signal",
-        data={"signal_id": signal_id, **details},
-        created_at=iso(at),
-    )
+    item = items.signal_item(case_id, signal_id, at, **details)
     with aws_errors("dynamodb", "PutItem"):
         item.save(condition=CrisisItem.pk.does_not_exist())
 
@@ -207,9 +152,23 @@ def signals(case_id: str) -> list[dict[str, Any]]:
     bind_models()
     found: list[dict[str, Any]] = []
     with aws_errors("dynamodb", "Query"):
-        for item in CrisisItem.query(case_pk(case_id), CrisisItem.sk.startswith("SIGNAL#"), consistent_read=True):
+        for item in CrisisItem.query(
+            case_pk(case_id), CrisisItem.sk.startswith(items.SIGNAL_PREFIX), consistent_read=True
+        ):
             found.append({**(item.data or {}), "created_at": item.created_at})
     return sorted(found, key=lambda s: str(s.get("created_at") or ""))
+
+
+def next_due(state: CaseState | None, data: dict[str, Any]) -> datetime | None:
+    """When the case next needs attention: its step deadline, or at once while acknowledgement
+    notices are pending; None when nothing is pending (the ``due`` index entry goes away)."""
+    if state is not None and state.waiting and state.step_deadline is not None:
+        return state.step_deadline
+    if data.get("notices_pending") and data.get("notices_due"):
+        return parse_time(str(data["notices_due"]))
+    if state is None:
+        return parse_time(str(data.get("opened_at") or "1970-01-01T00:00:00Z"))
+    return None
 
 
 # --------------------------------------------------------------------------- timeline
@@ -219,7 +178,7 @@ def add_event(case_id: str, key: str, at: datetime, event_type: str, **details: 
     """Append a timeline entry once per ``key`` (False when it was already there)."""
     bind_models()
     data = {"type": event_type, "at": _precise(at), "ord": time.time_ns(), **details}
-    item = CrisisItem(case_pk(case_id), f"EVENT#{key}", kind="timeline", data=data, created_at=iso(at))
+    item = CrisisItem(case_pk(case_id), f"{items.EVENT_PREFIX}{key}", kind="timeline", data=data, created_at=iso(at))
     try:
         with aws_errors("dynamodb", "PutItem"):
             item.save(condition=CrisisItem.pk.does_not_exist())
@@ -228,20 +187,14 @@ def add_event(case_id: str, key: str, at: datetime, event_type: str, **details: 
     return True
 
 
-def get_event(case_id: str, key: str) -> dict[str, Any] | None:
-    bind_models()
-    item = _get(CrisisItem, case_pk(case_id), f"EVENT#{key}")
-    if item is None:
-        return None
-    return dict(item.data or {})
-
-
 def timeline(case_id: str) -> list[dict[str, Any]]:
     """Every timeline entry of a case, oldest first (``at``, then write order)."""
     bind_models()
     events: list[dict[str, Any]] = []
     with aws_errors("dynamodb", "Query"):
-        for item in CrisisItem.query(case_pk(case_id), CrisisItem.sk.startswith("EVENT#"), consistent_read=True):
+        for item in CrisisItem.query(
+            case_pk(case_id), CrisisItem.sk.startswith(items.EVENT_PREFIX), consistent_read=True
+        ):
             events.append(dict(item.data or {}))
     events.sort(key=lambda e: (str(e.get("at", "")), int(e.get("ord", 0))))
     return [{k: v for k, v in e.items() if k != "ord"} for e in events]
@@ -260,7 +213,7 @@ def claim_send(case_id: str, key: str, at: datetime, stale_after: timedelta) -> 
     and for a safety page a rare duplicate beats a lost one.
     """
     bind_models()
-    pk, sk = case_pk(case_id), f"LEDGER#{key}"
+    pk, sk = case_pk(case_id), f"{items.LEDGER_PREFIX}{key}"
     fresh = CrisisItem(
         pk,
         sk,
@@ -301,7 +254,7 @@ def claim_send(case_id: str, key: str, at: datetime, stale_after: timedelta) -> 
 
 def _finish(case_id: str, key: str, at: datetime, status: str, detail: str | None) -> None:
     bind_models()
-    item = CrisisItem(case_pk(case_id), f"LEDGER#{key}")
+    item = CrisisItem(case_pk(case_id), f"{items.LEDGER_PREFIX}{key}")
     data: dict[str, Any] = {"status": status, "done_at": _precise(at)}
     if detail:
         data["detail"] = detail
@@ -323,7 +276,7 @@ def mark_failed(case_id: str, key: str, at: datetime, reason: str) -> None:
 def claim_code(code: str, case_id: str, at: datetime) -> bool:
     """Reserve ``code`` for ``case_id``; False if an open case already holds it."""
     bind_models()
-    item = CrisisItem(f"CODE#{code}", "CODE", kind="code", data={"case_id": case_id}, created_at=_precise(at))
+    item = CrisisItem(*items.code_key(code), kind="code", data={"case_id": case_id}, created_at=_precise(at))
     try:
         with aws_errors("dynamodb", "PutItem"):
             item.save(condition=CrisisItem.pk.does_not_exist())
@@ -334,7 +287,7 @@ def claim_code(code: str, case_id: str, at: datetime) -> bool:
 
 def case_for_code(code: str) -> str | None:
     bind_models()
-    item = _get(CrisisItem, f"CODE#{code}", "CODE")
+    item = _get(*items.code_key(code))
     if item is None:
         return None
     case_id = (item.data or {}).get("case_id")
@@ -344,7 +297,7 @@ def case_for_code(code: str) -> str | None:
 def release_code(code: str, case_id: str) -> None:
     """Free ``code`` (the case is resolved, or lost the race to start), if it still names ``case_id``."""
     bind_models()
-    item = _get(CrisisItem, f"CODE#{code}", "CODE")
+    item = _get(*items.code_key(code))
     if item is None:
         return
     if (item.data or {}).get("case_id") != case_id:
@@ -363,8 +316,7 @@ def burn_token(jti: str, case_id: str, at: datetime, expires_at: int) -> bool:
     """Mark an acknowledgement link used; False if it already was (single use)."""
     bind_models()
     item = CrisisItem(
-        f"ACKTOKEN#{jti}",
-        "TOKEN",
+        *items.token_key(jti),
         kind="ack_token",
         data={"case_id": case_id},
         created_at=_precise(at),
@@ -380,14 +332,14 @@ def burn_token(jti: str, case_id: str, at: datetime, expires_at: int) -> bool:
 
 def token_used(jti: str) -> bool:
     bind_models()
-    return _get(CrisisItem, f"ACKTOKEN#{jti}", "TOKEN") is not None
+    return _get(*items.token_key(jti)) is not None
 
 
 def unburn_token(jti: str) -> None:
     """Give a link back (the acknowledgement it was used for failed half-way)."""
     bind_models()
     with aws_errors("dynamodb", "DeleteItem"):
-        CrisisItem(f"ACKTOKEN#{jti}", "TOKEN").delete()
+        CrisisItem(*items.token_key(jti)).delete()
 
 
 # --------------------------------------------------------------------------- roster
@@ -402,7 +354,12 @@ def save_roster(roster: Roster, at: datetime) -> int:
         version = previous + 1
         data = {"roster": roster.to_json(), "version": version, "imported_at": iso(at)}
         history = CrisisItem(
-            ROSTER_PK, f"VERSION#{version:06d}", kind="roster_version", data=data, created_at=iso(at), version=version
+            ROSTER_PK,
+            items.roster_version_sk(version),
+            kind="roster_version",
+            data=data,
+            created_at=iso(at),
+            version=version,
         )
         head = CrisisItem(ROSTER_PK, ROSTER_CURRENT, kind="roster", data=data, created_at=iso(at), version=version)
         condition = CrisisItem.pk.does_not_exist() if current is None else CrisisItem.version == previous
@@ -417,7 +374,7 @@ def save_roster(roster: Roster, at: datetime) -> int:
 
 
 def _current_roster_item() -> CrisisItem | None:
-    return _get(CrisisItem, ROSTER_PK, ROSTER_CURRENT)
+    return _get(ROSTER_PK, ROSTER_CURRENT)
 
 
 def current_roster() -> tuple[Roster, int] | None:
@@ -427,24 +384,3 @@ def current_roster() -> tuple[Roster, int] | None:
     if item is None or not (item.data or {}).get("roster"):
         return None
     return Roster.model_validate(item.data["roster"]), int(item.version or 0)
-
-
-# --------------------------------------------------------------------------- intake (read-only)
-
-
-def intake_items(intake_id: str) -> list[dict[str, Any]]:
-    """Every item the intake workflow stores under ``INTAKE#<id>`` (``kind`` + ``data``)."""
-    bind_models()
-    found: list[dict[str, Any]] = []
-    with aws_errors("dynamodb", "Query"):
-        for item in IntakeItem.query(f"INTAKE#{intake_id}"):
-            found.append({"sk": item.sk, "kind": item.kind, "data": dict(item.data or {})})
-    return found
-
-
-def intake_item(pk: str, sk: str) -> dict[str, Any] | None:
-    bind_models()
-    item = _get(IntakeItem, pk, sk)
-    if item is None:
-        return None
-    return dict(item.data or {})

@@ -11,16 +11,10 @@ An intake whose screen shows no risk is **one PutItem**: the intake item carries
 (functions/core/outbox.py ``embed``): the patient profile to write, the insurance check, the
 staff email. One with risk is one transaction: patient, intake, crisis case, open marker, events.
 
-Items (``pk`` / ``sk``):
-
-- intakes table: ``PATIENT#<patient_id>`` / ``PROFILE`` (who, how to reach them, preferences;
-  written by the relay for an intake without risk, within a second of the 201: until then the
-  intake carries it), ``INTAKE#<intake_id>`` / ``INTAKE`` (answers, scores, flags, consent, the
-  body's digest), ``OUTBOX#<event_id>`` / ``EVENT`` (the outbox of the transactions).
-- crisis table: ``CASE#<case_id>`` / ``CASE`` (with ``due_shard``/``due_at``: the escalation
-  sweep pages even if the queue never gets the message), ``CASE#<case_id>`` / ``SIGNAL#<id>``
-  (another "I need help now" for an open case), ``OPEN#<intake_id or E.164 phone>`` / ``OPEN``
-  (which case is open for that person: a second request adds a signal instead of a second case).
+Items: the intakes table's keys are ``functions/core/intakes.py``'s (plus ``OUTBOX#<event_id>`` /
+``EVENT``, the outbox of the transactions); the crisis case, signal and open marker a request
+writes are built by ``functions/crisis/items.py``, the crisis workflow's one definition of them
+(docs/crisis.md): this module only puts them in its own transaction.
 
 Decisions where the contract is silent:
 
@@ -53,17 +47,17 @@ from typing import Any, Protocol
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.intakes import intake_key, intake_pk, patient_key, patient_pk
 from functions.core.links import staff_intake_url
 from functions.core.models import CrisisItem, IntakeItem
 from functions.core.outbox import OutboxEvent, embed
+from functions.crisis import items as crisis_items
+from functions.crisis.items import OpenMarker as OpenMarker
 from functions.intake import scores as scoring
 from functions.intake.schema import INTAKE_ID_PATTERN, CrisisRequest, IntakeRequest
 
 #: Version of the consent text the website shows (web/): stored with every consent.
 CONSENT_TEXT_VERSION = "2026-03-01"
-CRISIS_DUE_SHARD = "DUE#0"
-PATIENT_SK, INTAKE_SK = "PROFILE", "INTAKE"
-CASE_SK, OPEN_SK = "CASE", "OPEN"
 
 NewId = Callable[[str], str]
 
@@ -169,24 +163,6 @@ def _crisis_event(case_id: str, event_type: str, now: datetime, new_id: NewId) -
     return OutboxEvent.queue_message("crisis", body, event_id=event_id, at=now)
 
 
-def _case_item(case_id: str, data: dict[str, Any], now: datetime) -> CrisisItem:
-    return CrisisItem(
-        f"CASE#{case_id}",
-        CASE_SK,
-        kind="case",
-        data={"case_id": case_id, **data, "status": "open", "opened_at": iso(now)},
-        created_at=iso(now),
-        due_shard=CRISIS_DUE_SHARD,
-        due_at=iso(now),
-    )
-
-
-def _open_marker(subject: str, case_id: str, now: datetime, version: int) -> CrisisItem:
-    return CrisisItem(
-        f"OPEN#{subject}", OPEN_SK, kind="open_case", data={"case_id": case_id}, created_at=iso(now), version=version
-    )
-
-
 def build_intake_write(
     request: IntakeRequest,
     *,
@@ -207,8 +183,7 @@ def build_intake_write(
     form = request.model_dump(mode="json")
 
     patient = IntakeItem(
-        f"PATIENT#{patient_id}",
-        PATIENT_SK,
+        *patient_key(patient_id),
         kind="patient",
         data={
             "patient_id": patient_id,
@@ -220,8 +195,7 @@ def build_intake_write(
         created_at=at,
     )
     intake = IntakeItem(
-        f"INTAKE#{intake_id}",
-        INTAKE_SK,
+        *intake_key(intake_id),
         kind="intake",
         data={
             "intake_id": intake_id,
@@ -249,8 +223,8 @@ def build_intake_write(
     events: list[OutboxEvent] = []
     case = marker = None
     if case_id is not None:
-        case = _case_item(case_id, {"intake_id": intake_id, "urgency": urgency or "same_day", "source": "intake"}, now)
-        marker = _open_marker(intake_id, case_id, now, version=1)
+        case = crisis_items.case_item(case_id, now, intake_id=intake_id, urgency=urgency or "same_day", source="intake")
+        marker = crisis_items.open_marker_item(intake_id, case_id, now, previous_version=None)
         events.append(_crisis_event(case_id, "case_opened", now, new_id))
     if request.insurance is not None:
         event_id = new_id("evt")
@@ -298,12 +272,10 @@ def build_case_write(
     new_id: NewId = ids.new_id,
 ) -> CaseWrite:
     case_id = new_id("cas")
-    data = {**_crisis_details(request, intake_id), "urgency": "urgent", "source": "web"}
-    version = (previous_marker_version or 0) + 1
     return CaseWrite(
         case_id,
-        _case_item(case_id, data, now),
-        _open_marker(subject, case_id, now, version),
+        crisis_items.case_item(case_id, now, **_crisis_details(request, intake_id), urgency="urgent", source="web"),
+        crisis_items.open_marker_item(subject, case_id, now, previous_marker_version),
         previous_marker_version,
         (_crisis_event(case_id, "case_opened", now, new_id),),
     )
@@ -313,23 +285,11 @@ def build_signal_write(
     request: CrisisRequest, case_id: str, intake_id: str | None, *, now: datetime, new_id: NewId = ids.new_id
 ) -> SignalWrite:
     signal_id = new_id("sig")
-    signal = CrisisItem(
-        f"CASE#{case_id}",
-        f"SIGNAL#{signal_id}",
-        kind="signal",
-        data={"signal_id": signal_id, **_crisis_details(request, intake_id), "source": "web"},
-        created_at=iso(now),
-    )
+    signal = crisis_items.signal_item(case_id, signal_id, now, **_crisis_details(request, intake_id), source="web")
     return SignalWrite(case_id, signal, (_crisis_event(case_id, "signal_added", now, new_id),))
 
 
 # --- the store port ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenMarker:
-    case_id: str
-    version: int
 
 
 class IntakeStore(Protocol):
@@ -431,7 +391,7 @@ def open_crisis(
     """Open a crisis case for the person (or add a signal to their open case), durably."""
     store = store or DynamoIntakeStore()
     intake_id = request.intake_id
-    if intake_id is not None and store.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK) is None:
+    if intake_id is not None and store.get_item("intakes", *intake_key(intake_id)) is None:
         if request.phone is None:
             raise UnknownIntake("crisis request for an unknown intake")
         intake_id = None  # still reach the person on the number they gave
@@ -441,7 +401,7 @@ def open_crisis(
     for _ in range(3):
         marker = store.get_open_marker(subject)
         if marker is not None:
-            case = store.get_item("crisis", f"CASE#{marker.case_id}", CASE_SK)
+            case = store.get_item("crisis", *crisis_items.case_key(marker.case_id))
             if case is not None and (case.get("data") or {}).get("status", "open") != "resolved":
                 signal = build_signal_write(request, marker.case_id, intake_id, now=now, new_id=new_id)
                 try:
@@ -470,17 +430,17 @@ def staff_view(intake_id: str, store: IntakeStore | None = None) -> dict[str, An
     if not _is_intake_id(intake_id):
         raise NotFoundError("no such intake")
     store = store or DynamoIntakeStore()
-    found = store.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK)
+    found = store.get_item("intakes", *intake_key(intake_id))
     if found is None:
         raise NotFoundError("no such intake")
     intake: dict[str, Any] = found.get("data") or {}
-    patient_item = store.get_item("intakes", f"PATIENT#{intake.get('patient_id')}", PATIENT_SK)
+    patient_item = store.get_item("intakes", *patient_key(str(intake.get("patient_id"))))
     patient: dict[str, Any] = dict((patient_item or {}).get("data") or {})
     if patient_item is None:  # the relay has not written the profile yet: the intake carries it
         from functions.core.outbox import pending_record
 
-        patient = pending_record(f"INTAKE#{intake_id}", INTAKE_SK, f"PATIENT#{intake.get('patient_id')}") or {}
-    eligibility_item = store.get_item("eligibility", f"INTAKE#{intake_id}", "SUMMARY")
+        patient = pending_record(*intake_key(intake_id), patient_pk(str(intake.get("patient_id")))) or {}
+    eligibility_item = store.get_item("eligibility", intake_pk(intake_id), "SUMMARY")
     eligibility: dict[str, Any] | None = None
     if eligibility_item is not None:
         eligibility = dict(eligibility_item.get("data") or {})
@@ -539,7 +499,7 @@ class DynamoIntakeStore:
 
     def get_idempotency(self, key_hash: str, now: datetime) -> IdempotencyRecord | None:
         intake_id = ids.derived_id("itk", key_hash)
-        found = self.get_item("intakes", f"INTAKE#{intake_id}", INTAKE_SK)
+        found = self.get_item("intakes", *intake_key(intake_id))
         if found is None:
             return None
         data = found.get("data") or {}
@@ -593,19 +553,14 @@ class DynamoIntakeStore:
         raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
 
     def get_open_marker(self, subject: str) -> OpenMarker | None:
-        found = self.get_item("crisis", f"OPEN#{subject}", OPEN_SK)
+        found = self.get_item("crisis", *crisis_items.open_key(subject))
         if found is None:
             return None
-        return OpenMarker(str((found.get("data") or {}).get("case_id")), int(found.get("version") or 0))
+        return crisis_items.marker_of(found.get("data"), found.get("version"))
 
     def open_case(self, write: CaseWrite) -> None:
-        marker_condition: Any = (
-            CrisisItem.pk.does_not_exist()
-            if write.previous_marker_version is None
-            else CrisisItem.version == write.previous_marker_version
-        )
         puts: list[tuple[Any, Any]] = [
-            (write.open_marker, marker_condition),
+            (write.open_marker, crisis_items.open_marker_condition(write.previous_marker_version)),
             (write.case, CrisisItem.pk.does_not_exist()),
             *((event.to_item(), IntakeItem.pk.does_not_exist()) for event in write.events),
         ]
@@ -617,7 +572,7 @@ class DynamoIntakeStore:
         raise RetryableError("dynamodb.TransactWriteItems cancelled: " + ",".join(r for r in reasons if r))
 
     def add_signal(self, write: SignalWrite) -> None:
-        checks = [(CrisisItem, f"CASE#{write.case_id}", CASE_SK, CrisisItem.pk.exists())]
+        checks = [(CrisisItem, *crisis_items.case_key(write.case_id), CrisisItem.pk.exists())]
         puts: list[tuple[Any, Any]] = [
             (write.signal, CrisisItem.pk.does_not_exist()),
             *((event.to_item(), IntakeItem.pk.does_not_exist()) for event in write.events),

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from functions.crisis import service
+from functions.crisis import roster, staff
 from functions.crisis.handler import escalate_crisis
 from tests.fakes import FixedClock
 
@@ -71,7 +71,7 @@ def open_case(aws: Any, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
     for methods in app_module.app.routes.values():
         for entry in methods.values():
             monkeypatch.setattr(entry, "authorizer", None)
-    service.import_roster(ROSTER, at=fixed_clock.now())
+    roster.import_roster(ROSTER, at=fixed_clock.now())
 
     def opener() -> str:
         with Client(app_module.app, stage_name="dev", project_dir=str(ROOT)) as client:
@@ -106,7 +106,7 @@ def _set_body(record: dict[str, Any], body: dict[str, Any] | str) -> None:
 
 
 def _timeline(case_id: str) -> list[dict[str, Any]]:
-    timeline: list[dict[str, Any]] = service.case_timeline(case_id)["timeline"]
+    timeline: list[dict[str, Any]] = staff.case_timeline(case_id)["timeline"]
     return timeline
 
 
@@ -199,3 +199,41 @@ def test_the_sweep_requeues_an_unacknowledged_case_without_scanning(
         escalate_crisis(aws.as_sqs_event("crisis-events", again), lambda_context)
     assert _texts_to(aws, TIER2) == 1
     assert [_texts_to(aws, phone) for phone in TIER1] == [1, 1]
+
+
+def test_a_risky_intakes_case_lies_in_the_crisis_shard_and_the_sweep_alone_pages_for_it(
+    aws: Any, load_event: LoadEvent, lambda_context: Any, fixed_clock: FixedClock
+) -> None:
+    """The intake workflow writes its case in its own transaction, with the crisis workflow's
+    builder: the same due shard the crisis workflow keeps it in, so the sweep finds it even when
+    the ``case_opened`` message never leaves the outbox."""
+    from functions.core import ids
+    from functions.crisis import items
+    from functions.intake.schema import parse_intake
+    from functions.intake.service import body_digest, submit_intake
+    from tests.factories import intake_form
+
+    roster.import_roster(ROSTER, at=fixed_clock.now())
+    case_id = next(f"cas_{n:026d}" for n in range(100) if items.due_shard(f"cas_{n:026d}") != "DUE#0")
+    body = intake_form(risky=True)
+    submitted = submit_intake(
+        parse_intake(body, fixed_clock.now().date()),
+        now=fixed_clock.now(),
+        body_hash=body_digest(body),
+        new_id=lambda prefix: case_id if prefix == "cas" else ids.new_id(prefix),
+    )
+    assert submitted.shows_risk
+    assert aws.receive_all("crisis-events") == []  # the case_opened event is still in the outbox
+
+    def stored_shard() -> str:
+        key = {"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}}
+        item = aws.dynamodb.get_item(TableName=aws.tables["crisis"], Key=key, ConsistentRead=True)["Item"]
+        return str(item["due_shard"]["S"])
+
+    assert stored_shard() == items.due_shard(case_id) != "DUE#0"
+    assert escalate_crisis(load_event("schedule_escalation_sweep"), lambda_context)["queued"] == 1
+    due = aws.receive_all("crisis-events")
+    assert [(json.loads(m["Body"])["case_id"], json.loads(m["Body"])["type"]) for m in due] == [(case_id, "ack_due")]
+    assert escalate_crisis(aws.as_sqs_event("crisis-events", due), lambda_context) == {"batchItemFailures": []}
+    assert [_texts_to(aws, phone) for phone in TIER1] == [1, 1]  # on-call staff paged
+    assert stored_shard() == items.due_shard(case_id)  # the escalation consumer keeps it there

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from functions.core.clock import iso
-from functions.core.models import CrisisItem, bind_models
+from functions.core.models import bind_models
 from functions.core.queues import SqsPublisher
+from functions.crisis import items as crisis_items
 from tests.fakes import FixedClock
 
 VISIBILITY_SECONDS = 180
@@ -200,19 +201,10 @@ class Crisis:
         bind_models()
         case_id = case_id or f"cas_{uuid.uuid4().hex[:20].upper()}"
         now = self.clock.now()
-        data: dict[str, Any] = {
-            "case_id": case_id,
-            "intake_id": intake_id,
-            "urgency": urgency,
-            "source": source,
-            "status": "open",
-            "opened_at": iso(now),
-        }
+        fields: dict[str, Any] = {"intake_id": intake_id, "urgency": urgency, "source": source}
         if phone:
-            data["phone"] = phone
-        CrisisItem(
-            f"CASE#{case_id}", "CASE", kind="case", data=data, created_at=iso(now), due_shard="DUE#0", due_at=iso(now)
-        ).save()
+            fields["phone"] = phone
+        crisis_items.case_item(case_id, now, **fields).save()
         if publish:
             SqsPublisher().publish(
                 self.aws.env["IOP_CRISIS_QUEUE_URL"],
@@ -279,15 +271,15 @@ class Crisis:
         return {"Authorization": f"Bearer {issue_local_token(email, at=self.clock.now())}"}
 
     def timeline(self, case_id: str) -> list[dict[str, Any]]:
-        from functions.crisis import service
+        from functions.crisis import staff
 
-        return list(service.case_timeline(case_id)["timeline"])
+        return list(staff.case_timeline(case_id)["timeline"])
 
 
 @pytest.fixture
 def crisis(aws: Any, fixed_clock: FixedClock, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Crisis]:
     from functions.core import settings
-    from functions.crisis import service
+    from functions.crisis import roster
 
     monkeypatch.setenv("IOP_API_BASE_URL", API_BASE)
     settings.reset_settings()
@@ -302,5 +294,5 @@ def crisis(aws: Any, fixed_clock: FixedClock, lambda_context: Any, monkeypatch: 
         return message_id
 
     monkeypatch.setattr(SqsPublisher, "publish", publish)
-    service.import_roster(roster_data(), at=fixed_clock.now())
+    roster.import_roster(roster_data(), at=fixed_clock.now())
     yield harness

@@ -12,7 +12,7 @@ from functions.core.clock import iso
 from functions.core.models import CrisisItem
 from functions.core.secrets import get_secret
 from functions.core.settings import get_settings
-from functions.crisis import links, service
+from functions.crisis import links, roster
 from tests.integration.crisis.conftest import API_BASE, STAFF, Crisis
 
 MIN = 60
@@ -164,7 +164,7 @@ def test_always_email_link_acknowledges_as_the_director(crisis: Crisis) -> None:
 
     data = roster_data(repeat=0)
     data["tiers"] = data["tiers"][:1]
-    service.import_roster(data, at=crisis.clock.now())
+    roster.import_roster(data, at=crisis.clock.now())
     case_id = crisis.open_case()
     crisis.deliver()
     crisis.tick(5 * MIN)

@@ -11,7 +11,7 @@ import pytest
 
 from functions.core.models import CrisisItem, IntakeItem
 from functions.core.settings import get_settings
-from functions.crisis import service, store
+from functions.crisis import sms, staff, store
 from tests.integration.crisis.conftest import STAFF, Crisis, roster_data
 
 MIN = 60
@@ -35,13 +35,13 @@ def test_crisis_language_by_sms_opens_one_case_and_a_second_text_joins_it(crisis
     kinds = [e["type"] for e in crisis.timeline(case_id)]
     assert kinds.count("signal_added") == 1 and kinds.count("opened") == 1
     assert kinds.count("patient_notified") == 1
-    detail = service.case_detail(case_id)
+    detail = staff.case_detail(case_id)
     assert detail["source"] == "sms" and detail["patient"]["callback_number"] == PATIENT
 
 
 def test_open_case_from_sms_texts_the_patient_once_when_nobody_else_has(crisis: Crisis) -> None:
-    case_id = service.open_case_from_sms(PATIENT, crisis.clock.now(), patient_replied=False)
-    assert service.open_case_from_sms(PATIENT, crisis.clock.now(), patient_replied=False) == case_id
+    case_id = sms.open_case_from_sms(PATIENT, crisis.clock.now(), patient_replied=False)
+    assert sms.open_case_from_sms(PATIENT, crisis.clock.now(), patient_replied=False) == case_id
     crisis.deliver(twice=True)
     patient = [text for to, text in crisis.sms() if to == PATIENT]
     clinic_phone = get_settings().clinic_phone
@@ -53,12 +53,12 @@ def test_open_case_from_sms_texts_the_patient_once_when_nobody_else_has(crisis: 
 
 
 def test_a_resolved_case_lets_the_next_signal_open_a_new_case(crisis: Crisis) -> None:
-    first = service.open_case_from_sms(PATIENT, crisis.clock.now())
+    first = sms.open_case_from_sms(PATIENT, crisis.clock.now())
     crisis.deliver()
-    service.resolve_case(
+    staff.resolve_case(
         first, "Reached the patient, safety plan in place.", "lead@clinic.example", at=crisis.clock.now()
     )
-    second = service.open_case_from_sms(PATIENT, crisis.clock.now())
+    second = sms.open_case_from_sms(PATIENT, crisis.clock.now())
     assert second != first
     crisis.deliver()
     assert Counter(crisis.sms_to()) == {"Ana": 2, "Ben": 2}

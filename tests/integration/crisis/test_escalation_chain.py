@@ -9,7 +9,7 @@ from typing import Any
 
 from functions.core.clock import iso
 from functions.core.models import CrisisItem
-from functions.crisis import service
+from functions.crisis import roster
 from tests.integration.crisis.conftest import API_BASE, Crisis
 
 MIN = 60
@@ -199,7 +199,7 @@ def test_a_case_snapshots_the_roster_it_started_with(crisis: Crisis) -> None:
     crisis.deliver()
     changed = roster_data()
     changed["tiers"][1]["members"] = [member("Dana")]
-    service.import_roster(changed, at=crisis.clock.now())
+    roster.import_roster(changed, at=crisis.clock.now())
     crisis.advance(5 * MIN)
     crisis.deliver()
     assert crisis.sms_to() == ["Ana", "Ben", "Chen"]  # the case's own roster: Chen, not Dana

@@ -171,9 +171,9 @@ def test_a_crash_between_send_and_ledger_write_does_not_lose_the_page(
 def test_a_crash_after_the_state_write_is_repaired_by_the_redelivery(
     crisis: Crisis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from functions.crisis import service
+    from functions.crisis import consumer
 
-    real_page = service._Run.page
+    real_page = consumer._Run.page
     crashes = {"left": 1}
 
     def crash_before_paging(self: Any, record: Any, pages: Any) -> Any:
@@ -182,7 +182,7 @@ def test_a_crash_after_the_state_write_is_repaired_by_the_redelivery(
             raise ConnectionError("the function died before paging")
         return real_page(self, record, pages)
 
-    monkeypatch.setattr(service._Run, "page", crash_before_paging)
+    monkeypatch.setattr(consumer._Run, "page", crash_before_paging)
     case_id = crisis.open_case()
     crisis.deliver()
     assert crisis.sms() == [] and crisis.case(case_id).state.started

@@ -12,6 +12,7 @@ import pytest
 from functions.core.errors import ConflictError, NotFoundError, RetryableError
 from functions.core.ids import derived_id, new_id
 from functions.core.outbox import OUTBOX_SHARDS, OutboxEvent, carried_record, events_of
+from functions.crisis.items import due_shard
 from functions.intake import service
 from functions.intake.schema import CrisisRequest, IntakeRequest, parse_crisis, parse_intake
 from tests.factories import intake_form
@@ -211,7 +212,7 @@ def test_a_risky_screen_opens_a_case_due_now_with_its_marker_and_a_crisis_event(
         "status": "open",
         "opened_at": "2026-03-02T14:05:00Z",
     }
-    assert (write.case.due_shard, write.case.due_at) == ("DUE#0", "2026-03-02T14:05:00Z")
+    assert (write.case.due_shard, write.case.due_at) == (due_shard("cas_002"), "2026-03-02T14:05:00Z")
     assert write.open_marker.pk == f"OPEN#{KEYED_ID}" and write.open_marker.data == {"case_id": "cas_002"}
     crisis = write.events[0]
     assert crisis.target == "crisis"

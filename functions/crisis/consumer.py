@@ -1,0 +1,575 @@
+"""The escalation consumer: one crisis-queue message (``handle_event``) or the one-minute sweep
+(``sweep_due_cases``) at a time.
+
+It loads a case (``store``), calls one transition of the pure state machine (``escalation``),
+stores the new state conditionally on its version (a lost race re-reads and decides again), then
+carries out the actions through the ports: pages by SMS and email, timers on the crisis queue,
+alarm metrics. Every send is claimed in the send ledger first, so a redelivery never pages twice.
+How timers, the ledger and the sweep keep a page from being lost: docs/crisis.md.
+
+Logs carry ids and outcomes only; names, numbers and addresses go to the timeline (staff only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from functions.core import ids
+from functions.core.clock import iso
+from functions.core.errors import (
+    ConflictError,
+    DomainError,
+    OptedOutError,
+    PermanentError,
+    RetryableError,
+)
+from functions.core.log import get_logger
+from functions.core.messaging import Email
+from functions.core.queues import QueuePort
+from functions.core.settings import get_settings
+from functions.crisis import codes, escalation, items, messages, store
+from functions.crisis.escalation import (
+    Action,
+    AlwaysEmailReason,
+    CaseState,
+    Escalated,
+    MemberRef,
+    NotifyAcknowledged,
+    NotifyAlwaysEmail,
+    PageMember,
+    PageResult,
+    RaiseAlarm,
+    ScheduleCheck,
+    Step,
+)
+from functions.crisis.links import Recipient, make_link
+from functions.crisis.ports import Ports, default_ports, link_base, publish, signing_key
+from functions.crisis.store import MAX_RACES, CaseRecord, next_due
+
+logger = get_logger("crisis")
+
+STALE_CLAIM = timedelta(seconds=60)
+MAX_CODE_TRIES = 12
+EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
+
+
+ALARM_METRICS = {
+    "no_responder": "CrisisNoResponder",
+    "escalation_exhausted": "CrisisUnacknowledged",
+    "tier_unreachable": "CrisisTierUnreachable",
+}
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, OptedOutError):
+        return "opted_out"
+    if isinstance(exc, RetryableError):
+        return "provider_unavailable"
+    if isinstance(exc, PermanentError):
+        return "provider_refused"
+    return "failed"
+
+
+def _phone_tag(phone: str) -> str:
+    return hashlib.sha256(phone.encode("utf-8")).hexdigest()[:16]
+
+
+Decision = Callable[[CaseRecord], tuple[CaseState, list[Action]]]
+
+
+def _check_due(step: Step, at: datetime) -> Decision:
+    def decide(record: CaseRecord) -> tuple[CaseState, list[Action]]:
+        assert record.state is not None
+        if record.roster is None:
+            return record.state, []
+        return escalation.on_check_due(record.state, record.roster, at, step)
+
+    return decide
+
+
+def _after_paging(results: list[PageResult], at: datetime) -> Decision:
+    def decide(record: CaseRecord) -> tuple[CaseState, list[Action]]:
+        assert record.state is not None
+        if record.roster is None:
+            return record.state, []
+        return escalation.after_paging(record.state, record.roster, results, at)
+
+    return decide
+
+
+class _Run:
+    """One consumer invocation's work on one case."""
+
+    def __init__(self, case_id: str, at: datetime, ports: Ports) -> None:
+        self.case_id = case_id
+        self.at = at
+        self.ports = ports
+        self.settings = get_settings()
+        self.pending = False  # a send is in flight elsewhere, or its ledger write failed
+        self._key: str | None = None
+
+    # ---- plumbing
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = signing_key()
+        return self._key
+
+    def load(self) -> CaseRecord:
+        record = store.load_case(self.case_id)
+        if record is None:
+            # The writer commits the case before it queues the event: a missing case is a fault.
+            raise RetryableError("crisis event for a case that is not stored")
+        return record
+
+    def event(self, key: str, event_type: str, **details: Any) -> None:
+        try:
+            store.add_event(self.case_id, key, self.at, event_type, **details)
+        except DomainError as exc:  # the timeline must not stop a page
+            logger.warning("timeline write failed", extra={"case_id": self.case_id, "error": type(exc).__name__})
+
+    def transition(self, decide: Decision, first: CaseRecord | None = None) -> tuple[CaseRecord, list[Action]]:
+        """Decide on the stored case and store the result if it changed (optimistic lock)."""
+        record = first
+        for _ in range(MAX_RACES):
+            record = record or self.load()
+            if record.state is None:
+                return record, []
+            state, actions = decide(record)
+            if state == record.state:
+                return record, actions
+            data = {**record.data, "state": state.model_dump(mode="json"), "status": state.status}
+            for action in actions:
+                if isinstance(action, NotifyAlwaysEmail):
+                    data["always_email"] = {"reason": action.reason, "to": list(action.to)}
+            try:
+                return store.save_case(record, data, state.version, next_due(state, data)), actions
+            except ConflictError:
+                logger.info("case changed meanwhile; deciding again", extra={"case_id": self.case_id})
+                record = None
+        raise RetryableError("crisis case keeps changing")
+
+    # ---- starting
+    def start(self, record: CaseRecord) -> CaseRecord:
+        """Initialise escalation on a case as the opener stored it (no state, no roster yet)."""
+        for _ in range(MAX_RACES):
+            if record.state is not None:
+                return self.repair(record)
+            current = store.current_roster()
+            roster, roster_version = current if current is not None else (None, None)
+            code = self.claim_code()
+            initial = CaseState(case_id=self.case_id, code=code, urgency=record.urgency, version=record.version)
+            state, actions = escalation.start(initial, roster, self.at)
+            data = {
+                **record.data,
+                "code": code,
+                "roster": roster.to_json() if roster is not None else None,
+                "roster_version": roster_version,
+                "state": state.model_dump(mode="json"),
+                "status": state.status,
+            }
+            data.setdefault("opened_at", iso(self.at))
+            for action in actions:
+                if isinstance(action, NotifyAlwaysEmail):
+                    data["always_email"] = {"reason": action.reason, "to": list(action.to)}
+            try:
+                record = store.save_case(record, data, state.version, next_due(state, data))
+            except ConflictError:
+                store.release_code(code, self.case_id)
+                record = self.load()
+                continue
+            self.event(
+                "opened",
+                "opened",
+                source=record.data.get("source"),
+                urgency=state.urgency,
+                code=code,
+                roster_version=roster_version,
+            )
+            logger.info("crisis case started", extra={"case_id": self.case_id, "roster_version": roster_version})
+            self.notify_patient(record)
+            return self.drive(record, actions)
+        raise RetryableError("crisis case keeps changing")
+
+    def claim_code(self) -> str:
+        for _ in range(MAX_CODE_TRIES):
+            code = codes.new_code()
+            if store.claim_code(code, self.case_id, self.at):
+                return code
+        # About 920,000 codes: a dozen collisions in a row means the store is wrong, not unlucky.
+        raise RetryableError("no free case code")
+
+    # ---- carrying out actions
+    def drive(self, record: CaseRecord, actions: list[Action]) -> CaseRecord:
+        """Carry out ``actions``; escalate in-process while a step turns out unreachable."""
+        for _ in range(200):  # bounded by rounds x tiers (at most 11 x 10)
+            record, follow = self.execute(record, actions)
+            if follow is None:
+                return record
+            record, actions = self.transition(_check_due(follow.step, self.at))
+        return record
+
+    def execute(self, record: CaseRecord, actions: list[Action]) -> tuple[CaseRecord, ScheduleCheck | None]:
+        pages: list[PageMember] = []
+        checks: list[ScheduleCheck] = []
+        for action in actions:
+            if isinstance(action, Escalated):
+                self.event(
+                    f"escalated#r{action.round}t{action.tier}",
+                    "escalated",
+                    round=action.round + 1,
+                    tier=action.tier + 1,
+                    reason=action.reason,
+                )
+                logger.info(
+                    "escalated",
+                    extra={
+                        "case_id": self.case_id,
+                        "round": action.round,
+                        "tier": action.tier,
+                        "reason": action.reason,
+                    },
+                )
+            elif isinstance(action, PageMember):
+                pages.append(action)
+            elif isinstance(action, ScheduleCheck):
+                checks.append(action)
+            elif isinstance(action, NotifyAlwaysEmail):
+                self.always_email(record, action)
+            elif isinstance(action, NotifyAcknowledged):
+                self.ack_notices(record, action)
+            elif isinstance(action, RaiseAlarm):
+                self.alarm(action)
+        follow: ScheduleCheck | None = None
+        if pages:
+            results = self.page(record, pages)
+            record, more = self.transition(_after_paging(results, self.at), first=record)
+            for action in more:
+                if isinstance(action, RaiseAlarm):
+                    self.alarm(action)
+                elif isinstance(action, ScheduleCheck):
+                    follow = action
+        if follow is not None:
+            return record, follow
+        for check in checks:
+            if check.due_at <= self.at:
+                return record, check
+            self.schedule(check)
+        return record, None
+
+    def schedule(self, check: ScheduleCheck) -> None:
+        body = {
+            "case_id": self.case_id,
+            "type": "ack_due",
+            "round": check.round,
+            "tier": check.tier,
+            "due_at": iso(check.due_at),
+            "event_id": f"due-{self.case_id}-r{check.round}t{check.tier}",
+        }
+        publish(self.ports.queue, body, delay_seconds=check.delay_seconds(self.at))
+
+    def alarm(self, action: RaiseAlarm) -> None:
+        metric = ALARM_METRICS.get(action.kind, "CrisisAlarm")
+        logger.warning("crisis alarm", extra={"case_id": self.case_id, "alarm": action.kind})
+        try:
+            self.ports.alarms.alarm(metric)
+        except Exception as exc:  # a metric must never stop a page
+            logger.warning("alarm metric failed", extra={"case_id": self.case_id, "error": type(exc).__name__})
+        self.event(f"alarm#{action.kind}#{ids.new_id('alm')}", "alarm", alarm=action.kind)
+
+    # ---- the send ledger
+    def send_once(self, ledger_key: str, send: Callable[[], str]) -> str:
+        """Claim, send, mark. Returns "sent" (now), "done" (earlier), "failed:<reason>" (now),
+        "skip" (failed earlier) or "busy" (in flight elsewhere: ``pending`` is set)."""
+        status = store.claim_send(self.case_id, ledger_key, self.at, STALE_CLAIM)
+        if status == "sent":
+            return "done"
+        if status == "failed":
+            return "skip"
+        if status == "busy":
+            self.pending = True
+            return "busy"
+        try:
+            provider_id = send()
+        except DomainError as exc:
+            reason = _failure_reason(exc)
+            try:
+                store.mark_failed(self.case_id, ledger_key, self.at, reason)
+            except DomainError:
+                self.pending = True
+            return f"failed:{reason}"
+        except Exception as exc:  # not an answer from the provider: leave the claim, retry after it goes stale
+            logger.error("send raised unexpectedly", extra={"case_id": self.case_id, "error": type(exc).__name__})
+            self.pending = True
+            return "busy"
+        try:
+            store.mark_sent(self.case_id, ledger_key, self.at, provider_id)
+        except Exception as exc:
+            # Sent, but not recorded: the claim goes stale and a redelivery sends again.
+            logger.error(
+                "send ledger not updated after a send", extra={"case_id": self.case_id, "error": type(exc).__name__}
+            )
+            self.pending = True
+        return "sent"
+
+    def send_sms(self, phone: str, text: str) -> str:
+        from functions.core.contacts import sms_opted_out
+
+        try:
+            opted_out = sms_opted_out(phone)
+        except DomainError:
+            opted_out = False  # cannot tell: try, SNS refuses opted-out numbers itself
+        if opted_out:
+            raise OptedOutError("recipient opted out of SMS")
+        return self.ports.sms.send_sms(phone, text)
+
+    # ---- pages
+    def page(self, record: CaseRecord, pages: list[PageMember]) -> list[PageResult]:
+        state, roster = record.state, record.roster
+        assert state is not None and roster is not None
+        clinic = self.settings.clinic_name
+        links: dict[MemberRef, str] = {}
+        results: list[PageResult] = []
+        for page in pages:
+            member = escalation.member_at(roster, page.ref)
+            if page.ref not in links:
+                links[page.ref] = make_link(
+                    self.key, link_base(), self.case_id, Recipient.member(page.tier, page.member_index), now=self.at
+                )
+            link = links[page.ref]
+            if page.channel == "sms":
+                text = messages.staff_alert_sms(clinic, state.code, state.urgency, link)
+                outcome = self.send_once(page.key, partial(self.send_sms, member.phone, text))
+            else:
+                mail = messages.staff_alert_email(clinic, state.code, state.urgency, link)
+                outcome = self.send_once(
+                    page.key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
+                )
+            who = {"round": page.round + 1, "tier": page.tier + 1, "member": member.name, "channel": page.channel}
+            if outcome in ("sent", "done"):
+                results.append(PageResult(page, True))
+                if outcome == "sent":
+                    self.event(f"page#{page.key}", "paged", **who)
+            elif outcome == "skip" or outcome.startswith("failed:"):
+                results.append(PageResult(page, False))
+                if outcome.startswith("failed:"):
+                    self.event(f"pagefail#{page.key}", "page_failed", **who, reason=outcome.split(":", 1)[1])
+        logger.info(
+            "tier paged",
+            extra={
+                "case_id": self.case_id,
+                "round": state.round,
+                "tier": state.tier,
+                "pages": len(pages),
+                "delivered": sum(r.delivered for r in results),
+            },
+        )
+        return results
+
+    def always_email(self, record: CaseRecord, action: NotifyAlwaysEmail) -> None:
+        state = record.state
+        assert state is not None
+        recipients: list[tuple[str, Recipient]] = [(addr, Recipient.always(i)) for i, addr in enumerate(action.to)]
+        if not recipients:
+            recipients = [(self.settings.intake_staff_email, Recipient.fallback())]
+        rounds = record.roster.rounds if record.roster is not None else None
+        if action.reason == "exhausted":
+            self.event("exhausted", "chain_exhausted", rounds=rounds)
+        for index, (address, recipient) in enumerate(recipients):
+            link = make_link(self.key, link_base(), self.case_id, recipient, now=self.at)
+            mail = messages.always_email_message(
+                self.settings.clinic_name, state.code, state.urgency, action.reason, link, rounds
+            )
+            key = f"{action.key}#{index}"
+            outcome = self.send_once(key, partial(self.ports.email.send_email, Email(address, mail.subject, mail.text)))
+            if outcome == "sent":
+                self.event(f"always#{key}", "always_emailed", reason=action.reason, to=address)
+            elif outcome.startswith("failed:"):
+                self.event(
+                    f"alwaysfail#{key}",
+                    "always_email_failed",
+                    reason=action.reason,
+                    to=address,
+                    error=outcome.split(":", 1)[1],
+                )
+
+    def ack_notices(self, record: CaseRecord, action: NotifyAcknowledged) -> None:
+        state, roster = record.state, record.roster
+        if state is None or roster is None:
+            return
+        clinic = self.settings.clinic_name
+        for ref in action.recipients:
+            member = escalation.member_at(roster, ref)
+            for channel in escalation.CHANNELS:
+                key = action.key(ref, channel)
+                if channel == "sms":
+                    text = messages.ack_notice_sms(clinic, state.code, action.acked_by.name)
+                    outcome = self.send_once(key, partial(self.send_sms, member.phone, text))
+                else:
+                    mail = messages.ack_notice_email(clinic, state.code, action.acked_by.name)
+                    outcome = self.send_once(
+                        key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
+                    )
+                if outcome == "sent":
+                    self.event(f"told#{key}", "told", member=member.name, channel=channel)
+                elif outcome.startswith("failed:"):
+                    self.event(
+                        f"toldfail#{key}",
+                        "told_failed",
+                        member=member.name,
+                        channel=channel,
+                        reason=outcome.split(":", 1)[1],
+                    )
+
+    def pending_notices(self, record: CaseRecord) -> CaseRecord:
+        """Send the "acknowledged by ..." notices an acknowledgement left pending, then clear them."""
+        state = record.state
+        notice = record.data.get("ack_notice") or {}
+        if state is None or state.acked_by is None or not record.data.get("notices_pending"):
+            return record
+        refs = tuple(MemberRef(int(t), int(m)) for t, m in notice.get("recipients", []))
+        self.ack_notices(record, NotifyAcknowledged(self.case_id, state.acked_by, refs))
+        if self.pending:
+            return record
+        data = {k: v for k, v in record.data.items() if k not in ("notices_pending", "notices_due")}
+        try:
+            return store.save_case(record, data, record.version, next_due(state, data))
+        except ConflictError:
+            return self.load()  # changed meanwhile: the sweep comes back; the ledger drops repeats
+
+    # ---- patient side
+    def notify_patient(self, record: CaseRecord) -> None:
+        """The 988 / 911 text to a patient whose text message opened the case (once)."""
+        phone = record.data.get("phone")
+        if record.data.get("source") != "sms" or not isinstance(phone, str) or not phone:
+            return
+        self.patient_sms(phone, bool(record.data.get("patient_replied")))
+
+    def patient_sms(self, phone: str, replied: bool) -> None:
+        key = f"patient#{self.case_id}#{_phone_tag(phone)}"
+        if replied:  # the inbound-SMS workflow answered with 988 / 911 at once
+            self.event(f"patient#{key}", "patient_notified", channel="sms", by="inbound_reply")
+            return
+        text = messages.patient_crisis_sms(self.settings.clinic_name, self.settings.clinic_phone)
+        outcome = self.send_once(key, lambda: self.send_sms(phone, text))
+        if outcome == "sent":
+            self.event(f"patient#{key}", "patient_notified", channel="sms")
+        elif outcome.startswith("failed:"):
+            self.event(f"patientfail#{key}", "patient_notice_failed", channel="sms", reason=outcome.split(":", 1)[1])
+
+    def signals(self, record: CaseRecord) -> None:
+        """Record new signals on the timeline; a signal by SMS gets the patient text (once per phone)."""
+        for signal in store.signals(self.case_id):
+            signal_id = str(signal.get("signal_id") or "")
+            if not signal_id:
+                continue
+            if store.add_event(
+                self.case_id,
+                f"signal#{signal_id}",
+                self.at,
+                "signal_added",
+                source=signal.get("source"),
+                signal_id=signal_id,
+            ):
+                logger.info("signal added", extra={"case_id": self.case_id, "signal_id": signal_id})
+            phone = signal.get("phone")
+            if signal.get("source") == "sms" and isinstance(phone, str) and phone:
+                self.patient_sms(phone, bool(signal.get("patient_replied")))
+
+    # ---- timers and repair
+    def check_due(self, record: CaseRecord, body: dict[str, Any]) -> CaseRecord:
+        state, roster = record.state, record.roster
+        if state is None or roster is None or not state.waiting:
+            return record
+        round_, tier = body.get("round"), body.get("tier")
+        step = Step(round_, tier) if isinstance(round_, int) and isinstance(tier, int) else state.step
+        new, actions = escalation.on_check_due(state, roster, self.at, step)
+        if new == state:
+            early = [a for a in actions if isinstance(a, ScheduleCheck)]
+            if early and not body.get("sweep"):
+                self.schedule(early[0])  # early: wait for the rest, nothing else
+            return record
+        record, actions = self.transition(_check_due(step, self.at), first=record)
+        return self.drive(record, actions)
+
+    def repair(self, record: CaseRecord) -> CaseRecord:
+        """Re-do what a crash may have cut short (the ledger drops what was already sent)."""
+        state, roster = record.state, record.roster
+        if state is None:
+            return record
+        if state.waiting and roster is not None:
+            record = self.drive(record, escalation.resume(state, roster))
+        pending_always = record.data.get("always_email")
+        if record.state is not None and record.state.status == "open" and record.state.exhausted and pending_always:
+            reason: AlwaysEmailReason = "exhausted" if pending_always.get("reason") == "exhausted" else "no_responder"
+            self.always_email(record, NotifyAlwaysEmail(self.case_id, reason, tuple(pending_always.get("to") or ())))
+        return record
+
+
+def handle_event(
+    body: dict[str, Any], *, receive_count: int = 1, at: datetime | None = None, ports: Ports | None = None
+) -> str:
+    """Process one crisis-queue message; returns its outcome (for the log).
+
+    Raises ``RetryableError`` when a send is still in flight elsewhere (SQS redelivers it).
+    """
+    from functions.core.clock import now
+
+    case_id, event_type = body.get("case_id"), body.get("type")
+    if not isinstance(case_id, str) or not case_id or event_type not in EVENT_TYPES:
+        raise ValueError("crisis event without case_id or with an unknown type")
+    run = _Run(case_id, at or now(), ports or default_ports())
+    record = run.load()
+    if event_type == "signal_added":
+        run.signals(record)
+    record = run.pending_notices(record)
+    if record.state is None:
+        record = run.start(record)
+        outcome = "started"
+    elif event_type == "case_opened":
+        record = run.repair(record)  # a duplicate, or a redelivery after a crash
+        outcome = "resumed"
+    elif event_type == "ack_due":
+        before = record.state
+        record = run.check_due(record, body)
+        outcome = "escalated" if record.state != before else "checked"
+        if receive_count > 1:
+            record = run.repair(record)
+    else:
+        outcome = "noted"
+        if receive_count > 1:
+            record = run.repair(record)
+    if run.pending:
+        raise RetryableError("sends still in flight; retry later")
+    return outcome
+
+
+def sweep_due_cases(at: datetime, queue: QueuePort | None = None) -> int:
+    """Queue an ``ack_due`` check for every case whose due time has passed (Query on the due index).
+
+    The safety net of every timer: a lost or delayed message, a case whose opener's message never
+    arrived, acknowledgement notices still pending.
+    """
+    from functions.core.aws import aws_errors
+    from functions.core.models import CrisisItem, bind_models
+
+    bind_models()
+    if queue is None:
+        from functions.core.queues import SqsPublisher
+
+        queue = SqsPublisher()
+    count = 0
+    with aws_errors("dynamodb", "Query"):
+        for shard in items.DUE_SHARDS:
+            for item in CrisisItem.due.query(shard, CrisisItem.due_at <= iso(at)):
+                if item.sk != items.CASE_SK:
+                    continue
+                case_id = items.case_id_of(item.pk)
+                body = {"case_id": case_id, "type": "ack_due", "sweep": True, "event_id": f"sweep-{case_id}-{iso(at)}"}
+                if publish(queue, body):
+                    count += 1
+    return count
