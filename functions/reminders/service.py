@@ -75,7 +75,7 @@ from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Attachment, Email, EmailPort, SesEmail, SmsPort, SnsSms
 from functions.core.settings import get_settings
-from functions.reminders import keywords, schedule, store, templates
+from functions.reminders import schedule, store, templates
 from functions.reminders.store import PENDING, SENDING, SENT, SKIPPED, Record
 
 __all__ = [
@@ -95,8 +95,6 @@ logger = get_logger("reminders")
 HORIZON = timedelta(days=14)
 EXTEND_EVERY = timedelta(days=1)
 FOLLOWUP_VALID_FOR = timedelta(hours=24)
-CANNOT_READ_EVERY = timedelta(hours=24)
-REPLY_LEDGER_TTL = timedelta(days=7)
 MAX_SEND_ATTEMPTS = 3
 WATERMARK_MARGIN = timedelta(hours=1)  # buckets this recent are read again on every run
 # outcomes whose pointer the run deleted (everything else leaves it for a later run)
@@ -124,11 +122,6 @@ class InvalidAttendance(DomainError, ValueError):
         self.reason = reason
         self.message = reason
         super().__init__(f"{field_name}: {reason}")
-
-
-def clinic() -> templates.Clinic:
-    settings = get_settings()
-    return templates.Clinic(settings.clinic_name, settings.clinic_phone)
 
 
 def _parse(text: str) -> datetime:
@@ -624,7 +617,7 @@ class _Dispatcher:
         started = clock()
         self.lease_until = started + timedelta(milliseconds=max(time_left_ms(), 0))
         settings = get_settings()
-        self.clinic = templates.Clinic(settings.clinic_name, settings.clinic_phone)
+        self.clinic = templates.clinic()
         self.uid_domain = settings.sender_email.rpartition("@")[2] or "appointments.invalid"
 
     def out_of_time(self) -> bool:
@@ -1001,132 +994,6 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Inbound SMS
-
-
-def _claim_reply(message_id: str | None, at: datetime) -> bool:
-    """True the first time a reply to ``message_id`` is about to be sent (redeliveries: False)."""
-    if not message_id:
-        return True
-    ledger = Record(
-        f"INBOUND#{message_id}", "REPLY", kind="reply_ledger", created_at=iso(at), expires_at=at + REPLY_LEDGER_TTL
-    )
-    return store.put(ledger, Record.pk.does_not_exist())
-
-
-def _claim_cannot_read(phone: str, at: datetime) -> bool:
-    """At most one "can't read messages" reply per number per :data:`CANNOT_READ_EVERY`."""
-    ledger = Record(
-        f"PHONE#{phone}",
-        "REPLY#cannot_read",
-        kind="reply_ledger",
-        created_at=iso(at),
-        expires_at=at + CANNOT_READ_EVERY * 2,
-    )
-    return store.put(ledger, Record.pk.does_not_exist() | (Record.created_at <= iso(at - CANNOT_READ_EVERY)))
-
-
-def confirm_next(phone: str, at: datetime) -> tuple[datetime, str] | None:
-    """Mark the sender's next upcoming occurrence confirmed; (start, zone) or None."""
-    best: Record | None = None
-    for part in store.partition(f"PHONE#{phone}", "PART#"):
-        person = str(part.info.get("participant", ""))
-        upcoming = store.partition(f"PERSON#{person}", after=f"OCC#{iso(at)}", before="OCC#~", limit=10)
-        first = next((u for u in upcoming if u.state != "cancelled"), None)
-        if first is not None and (best is None or first.sk < best.sk):
-            best = first
-    if best is None:
-        return None
-    store.update(
-        best.pk, best.sk, [Record.confirmed_at.set(iso(at)), Record.updated_at.set(iso(at))], Record.pk.exists()
-    )
-    info = best.info
-    return _parse(info["starts_at"]), str(info.get("tz") or "UTC")
-
-
-def _open_crisis_case(phone: str, at: datetime) -> bool:
-    try:
-        from functions.crisis import service as crisis
-    except ImportError:  # pragma: no cover - the crisis workflow ships with this one
-        return False
-    opener = getattr(crisis, "open_case_from_sms", None)
-    if opener is None:
-        logger.error("crisis language received but the crisis workflow cannot open cases from SMS")
-        return False
-    opener(phone, at)
-    return True
-
-
-def _acknowledge(phone: str, text: str) -> str:
-    """``ACK <code>`` belongs to the crisis workflow (it answers the sender itself)."""
-    from functions.crisis import service as crisis
-
-    acknowledge = getattr(crisis, "acknowledge_by_sms", None)
-    if acknowledge is None:
-        logger.error("ACK received but the crisis workflow cannot acknowledge by SMS")
-        return "ack_unrouted"
-    acknowledge(phone, text)
-    return "ack"
-
-
-def handle_inbound(
-    sender: str,
-    text: str,
-    at: datetime,
-    *,
-    sms: SmsPort | None = None,
-    message_id: str | None = None,
-    sent_at: datetime | None = None,
-) -> str:
-    """Act on one inbound SMS and reply; returns the outcome (safe to log: never the text).
-
-    ``sent_at`` (when the patient sent it) stamps opt-out changes, so the ledger can keep the
-    patient's last word when SQS delivers a STOP and a START out of order."""
-    intent = keywords.classify(text)
-    port = sms or SnsSms()
-    info = clinic()
-
-    def reply(body: str, outcome: str) -> str:
-        if not _claim_reply(message_id, at):
-            return "duplicate"
-        try:
-            port.send_sms(sender, body)
-        except OptedOutError:
-            return f"{outcome}_refused"
-        return outcome
-
-    if intent.kind == "opt_out":
-        from functions.core.contacts import set_sms_opt_out
-
-        if set_sms_opt_out(sender, True, sent_at or at) is False:
-            return "opt_out_stale"  # a later START was already recorded: their last word stands
-        return reply(templates.stop_reply(info), "opted_out")  # the one confirmation carriers require
-    if intent.kind == "opt_in":
-        from functions.core.contacts import set_sms_opt_out
-
-        if set_sms_opt_out(sender, False, sent_at or at) is False:
-            return "opt_in_stale"  # a later STOP was already recorded: no texts, no reply
-        return reply(templates.start_reply(info), "opted_in")
-    if intent.kind == "ack":
-        return _acknowledge(sender, text)
-
-    from functions.core.contacts import sms_opted_out
-
-    if intent.kind == "crisis":
-        opened = _open_crisis_case(sender, at)
-        if sms_opted_out(sender):
-            return "crisis_opted_out" if opened else "crisis_unrouted_opted_out"
-        return reply(templates.crisis_reply(info), "crisis" if opened else "crisis_unrouted")
-    if sms_opted_out(sender):
-        return f"{intent.kind}_opted_out"
-    if intent.kind == "help":
-        return reply(templates.help_reply(info), "help")
-    if intent.kind == "confirm":
-        found = confirm_next(sender, at)
-        if found is None:
-            return reply(templates.confirm_nothing_reply(info), "confirm_nothing")
-        return reply(templates.confirm_reply(info, found[0], found[1]), "confirmed")
-    if not _claim_cannot_read(sender, at):
-        return "cannot_read_already_sent"
-    return reply(templates.cannot_read_reply(info), "cannot_read")
+# Moved: inbound SMS is functions/inbound/router.py; confirm_next is functions/reminders/attendance.py.
+from functions.inbound.router import handle_inbound as handle_inbound  # noqa: E402  # re-export: moved
+from functions.reminders.attendance import confirm_next as confirm_next  # noqa: E402  # re-export: moved

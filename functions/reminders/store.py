@@ -332,6 +332,24 @@ def save_cap_times(person_key: str, times: list[str], version: int, at: datetime
 
 
 # --------------------------------------------------------------------------------------------
+# Reply ledgers of inbound SMS (TTL)
+
+
+def claim_reply(message_id: str, at: datetime, keep_for: timedelta) -> bool:
+    """True the first time a reply to inbound message ``message_id`` is claimed (redeliveries: False)."""
+    ledger = Record(f"INBOUND#{message_id}", "REPLY", kind="reply_ledger", created_at=iso(at), expires_at=at + keep_for)
+    return put(ledger, Record.pk.does_not_exist())
+
+
+def claim_cannot_read(phone: str, at: datetime, every: timedelta) -> bool:
+    """True when ``phone`` got no "can't read messages" reply in the last ``every``."""
+    ledger = Record(
+        f"PHONE#{phone}", "REPLY#cannot_read", kind="reply_ledger", created_at=iso(at), expires_at=at + every * 2
+    )
+    return put(ledger, Record.pk.does_not_exist() | (Record.created_at <= iso(at - every)))
+
+
+# --------------------------------------------------------------------------------------------
 # Other tables: patients' contact details (intakes, read only) and SMS opt-outs (contacts)
 
 

@@ -303,7 +303,7 @@ def text_in(
     aws: Any, clock: FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
 ) -> Callable[..., dict[str, Any]]:
     """Deliver one inbound SMS through the real handle_inbound_sms handler at time ``at``."""
-    from functions.reminders.handler import handle_inbound_sms
+    from functions.inbound.handler import handle_inbound_sms
 
     sample = load_event("sqs_inbound_sms")
     counter = itertools.count(1)

@@ -45,10 +45,11 @@ def empty_tables(aws: Any) -> None:
 def test_reminders_never_reach_an_opted_out_number_nor_twice_nor_at_night(
     aws: Any, lambda_context: Any, load_event: Any
 ) -> None:
+    from functions.inbound.handler import handle_inbound_sms
     from functions.intake.schema import parse_intake
     from functions.intake.service import body_digest, submit_intake
     from functions.reminders import service
-    from functions.reminders.handler import dispatch_reminders, handle_inbound_sms
+    from functions.reminders.handler import dispatch_reminders
 
     previous = core_clock.get_clock()
     clock = FixedClock(BASE)
