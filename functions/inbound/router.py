@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from functions.core.contacts import set_sms_opt_out, sms_opted_out
 from functions.core.errors import OptedOutError
 from functions.core.messaging import SmsPort, SnsSms
-from functions.crisis.sms import acknowledge_by_sms, open_case_from_sms
 from functions.inbound.keywords import InboundIntent, IntentKind, classify
 from functions.reminders import store, templates
 from functions.reminders.attendance import confirm_next
@@ -58,6 +57,8 @@ def opt_out(msg: Inbound) -> str:
 def crisis(msg: Inbound) -> str:
     """Crisis language: the crisis workflow opens a case (even for an opted-out number, so staff
     call); the patient gets 988 / 911 guidance unless opted out."""
+    from functions.crisis.sms import open_case_from_sms  # here, not at the top: few texts need crisis
+
     open_case_from_sms(msg.sender, msg.at)
     if sms_opted_out(msg.sender):
         return "crisis_opted_out"
@@ -84,6 +85,8 @@ def confirm(msg: Inbound) -> str:
 
 def acknowledge(msg: Inbound) -> str:
     """``ACK <code>``: the crisis workflow acknowledges and answers the sender itself."""
+    from functions.crisis.sms import acknowledge_by_sms  # here, not at the top: few texts need crisis
+
     acknowledge_by_sms(msg.sender, msg.text)
     return "ack"
 

@@ -994,6 +994,8 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
     }
 
 
-# Moved: inbound SMS is functions/inbound/router.py; confirm_next is functions/reminders/attendance.py.
-from functions.inbound.router import handle_inbound as handle_inbound  # noqa: E402  # re-export: moved
-from functions.reminders.attendance import confirm_next as confirm_next  # noqa: E402  # re-export: moved
+def handle_inbound(*args: Any, **kwargs: Any) -> str:
+    """Moved to :func:`functions.inbound.router.handle_inbound` (re-export, imported on first use)."""
+    from functions.inbound.router import handle_inbound as moved
+
+    return moved(*args, **kwargs)

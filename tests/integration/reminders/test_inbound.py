@@ -100,7 +100,7 @@ def test_c_skips_a_cancelled_session_and_says_so_when_there_is_nothing_to_confir
 def test_crisis_language_opens_a_case_and_replies_with_988_and_911(
     aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functions.inbound.router as crisis  # the router's seam to the crisis workflow
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     opened: list[str] = []
     monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone))
@@ -113,7 +113,7 @@ def test_crisis_language_opens_a_case_and_replies_with_988_and_911(
 def test_crisis_language_from_an_opted_out_number_still_opens_a_case_but_sends_nothing(
     aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functions.inbound.router as crisis  # the router's seam to the crisis workflow
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     opened: list[str] = []
     monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone))
@@ -125,7 +125,7 @@ def test_crisis_language_from_an_opted_out_number_still_opens_a_case_but_sends_n
 
 
 def test_ack_goes_to_the_crisis_workflow(aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import functions.inbound.router as crisis  # the router's seam to the crisis workflow
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     acks: list[tuple[str, str]] = []
     monkeypatch.setattr(
