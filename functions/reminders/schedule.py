@@ -518,6 +518,15 @@ def is_quiet(now: datetime, tz: str, quiet_start: time = QUIET_START, quiet_end:
     return quiet_start <= wall < quiet_end
 
 
+def next_allowed(at: datetime, tz: str) -> datetime:
+    """``at`` if it is outside quiet hours in ``tz``, else the next ``QUIET_END`` (08:00) there."""
+    if not is_quiet(at, tz):
+        return at
+    local = at.astimezone(zone(tz))
+    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
+    return local_instant(day, QUIET_END, zone(tz), prefer="earlier")
+
+
 @dataclass(frozen=True)
 class PlannedReminder:
     """One reminder window of one occurrence for one person.

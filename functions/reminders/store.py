@@ -75,6 +75,33 @@ def unbind() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Item shapes and keys
+
+
+def parse_time(text: str) -> datetime:
+    """A time as items hold it (ISO 8601), as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def job_item(pk: str, sk: str, data: dict[str, Any], at: datetime, *, due: datetime | None,
+             reason: str | None) -> Record:
+    """A reminder or follow-up job: pending, due at ``due`` (:func:`put` writes its pointer), or
+    skipped with its reason."""
+    if reason is None and due is not None:
+        return Record(pk, sk, kind="job", data=data, state=PENDING, due_at=iso(due), created_at=iso(at))
+    return Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))
+
+
+def job_sk(starts_at: datetime, person_key: str, window: str, channel: str) -> str:
+    return f"JOB#{starts_at.astimezone(UTC).strftime('%Y%m%dT%H%MZ')}#{person_key}#{window}#{channel}"
+
+
+def person_occ_sk(starts_at: datetime | str, occurrence_id: str) -> str:
+    at = starts_at if isinstance(starts_at, str) else iso(starts_at)
+    return f"OCC#{at}#{occurrence_id}"
+
+
+# --------------------------------------------------------------------------------------------
 # Generic reads and writes
 
 

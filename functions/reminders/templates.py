@@ -399,3 +399,15 @@ def crisis_reply(clinic: Clinic) -> str:
             f"Call or text 988 now (veterans press 1). In immediate danger, call 911. {name} will reach out.",
         ]
     )
+
+
+def clinician_task_email(clinic_info: Clinic, link: str) -> tuple[str, str]:
+    """Subject and text of the clinician's task: minimum necessary (no name, a staff link)."""
+    subject = f"{clinic_info.display_name}: follow-up task"
+    text = (
+        "Hello,\n\n"
+        "A patient on your caseload has missed two appointments in a row. Please reach out to them.\n\n"
+        f"Patient record (staff sign-in required): {link}\n\n"
+        f"{clinic_info.display_name}\n"
+    )
+    return subject, text
