@@ -204,7 +204,7 @@ def run_dispatch(
 
 @pytest.fixture
 def import_file(clock: FixedClock) -> Callable[..., Any]:
-    from functions.reminders import service
+    from functions.reminders import planning
 
     def run(
         at: str, *, sessions: list[dict[str, Any]] | None = None, series_list: list[dict[str, Any]] | None = None
@@ -215,7 +215,7 @@ def import_file(clock: FixedClock) -> Callable[..., Any]:
             body["sessions"] = sessions
         if series_list is not None:
             body["series"] = series_list
-        return service.import_schedule(body, utc(at))
+        return planning.import_schedule(body, utc(at))
 
     return run
 

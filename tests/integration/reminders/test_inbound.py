@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from functions.core.contacts import sms_opted_out
-from functions.reminders import service
+from functions.reminders import attendance
 from tests.integration.reminders.conftest import series, session
 
 CLINIC = "Harbor Clinic"
@@ -69,10 +69,10 @@ def test_c_confirms_the_senders_next_session_and_staff_see_it(
     assert sent.sms() == [
         (p.phone, f"{CLINIC}: thank you, your appointment on Wed, Mar 10 at 4:00 PM MST is confirmed.")
     ]
-    view = service.session_view("grp-mwth:2027-03-10")
+    view = attendance.session_view("grp-mwth:2027-03-10")
     confirmed = {x["intake_id"]: x["confirmed_at"] for x in view["participants"]}
     assert confirmed == {p.intake_id: "2027-03-09T15:00:00Z", other.intake_id: None}
-    assert all(x["confirmed_at"] is None for x in service.session_view("grp-mwth:2027-03-11")["participants"])
+    assert all(x["confirmed_at"] is None for x in attendance.session_view("grp-mwth:2027-03-11")["participants"])
 
 
 def test_c_skips_a_cancelled_session_and_says_so_when_there_is_nothing_to_confirm(
