@@ -12,7 +12,7 @@ from functions.core.links import staff_intake_url
 from functions.core.settings import get_settings
 from functions.reminders import schedule, store
 from functions.reminders.people import CHANNELS, person_of
-from functions.reminders.store import PENDING, Record, parse_time
+from functions.reminders.store import Record, parse_time
 
 
 class InvalidAttendance(DomainError, ValueError):
@@ -38,7 +38,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
     a bad status or a session that has not started."""
     if status not in ("attended", "missed"):
         raise InvalidAttendance("status", "must be attended or missed")
-    occ = store.get(f"OCC#{occurrence_id}", "OCC")
+    occ = store.get(store.occ_pk(occurrence_id), store.OCC_SK)
     if occ is None:
         raise NotFoundError("no such session")
     info = occ.info
@@ -51,7 +51,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
     if at < starts:
         raise InvalidAttendance("status", "can be recorded once the session has started")
     psk = store.person_occ_sk(info["starts_at"], occurrence_id)
-    store.update(f"PERSON#{key}", psk, [Record.attendance.set(status), Record.updated_at.set(iso(at))])
+    store.update(store.person_pk(key), psk, [Record.attendance.set(status), Record.updated_at.set(iso(at))])
     result: dict[str, Any] = {
         "occurrence_id": occurrence_id,
         "intake_id": intake_id,
@@ -59,10 +59,10 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
         "follow_up": {},
         "clinician_task": False,
     }
-    pk = f"OCC#{occurrence_id}"
+    pk = store.occ_pk(occurrence_id)
     if status == "attended":
         for channel in CHANNELS:
-            store.skip_pending(pk, f"FOLLOWUP#{key}#{channel}", "attendance_corrected", at)
+            store.skip_pending(pk, store.followup_sk(key, channel), "attendance_corrected", at)
         return result
 
     patient = store.load_patients([intake_id]).get(intake_id)
@@ -84,14 +84,16 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
             "created_at": iso(at),
             "send_at": iso(due),
         }
-        sk = f"FOLLOWUP#{key}#{channel}"
+        sk = store.followup_sk(key, channel)
         job = store.job_item(pk, sk, data, at, due=due, reason=reason)
         written = store.put(job, Record.pk.does_not_exist())
         result["follow_up"][channel] = (reason or "queued") if written else "already_recorded"
 
     earlier = [
         item
-        for item in store.partition(f"PERSON#{key}", after="OCC#", before=psk, newest_first=True, limit=6)
+        for item in store.partition(
+            store.person_pk(key), after=store.PERSON_OCC_PREFIX, before=psk, newest_first=True, limit=6
+        )
         if item.sk < psk and item.state != "cancelled"
     ][:2]
     previous_missed = bool(earlier) and earlier[0].attendance == "missed"
@@ -100,25 +102,18 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
         settings = get_settings()
         link = staff_intake_url(settings.public_base_url, intake_id)
         task_key = f"{occurrence_id}|{key}|missed_twice"
-        job = Record(
-            pk,
-            f"TASK#{key}#missed_twice",
-            kind="job",
-            state=PENDING,
-            due_at=iso(at),
-            created_at=iso(at),
-            data={
-                "type": "task",
-                "key": task_key,
-                "occurrence_id": occurrence_id,
-                "participant": key,
-                "intake_id": intake_id,
-                "channel": "email",
-                "to": settings.intake_staff_email,
-                "tz": "UTC",
-                "link": link,
-            },
-        )
+        data = {
+            "type": "task",
+            "key": task_key,
+            "occurrence_id": occurrence_id,
+            "participant": key,
+            "intake_id": intake_id,
+            "channel": "email",
+            "to": settings.intake_staff_email,
+            "tz": "UTC",
+            "link": link,
+        }
+        job = store.job_item(pk, store.task_sk(key), data, at, due=at, reason=None)
         store.put(job, Record.pk.does_not_exist())
         result["clinician_task"] = True
     return result
@@ -127,14 +122,17 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
 def session_view(occurrence_id: str) -> dict[str, Any]:
     """What staff see of one occurrence (the staff page's session view): time, status, and each
     participant's name, confirmation and attendance. A family member is named by their patient."""
-    items = store.partition(f"OCC#{occurrence_id}")
-    occ = next((i for i in items if i.sk == "OCC"), None)
+    items = store.partition(store.occ_pk(occurrence_id))
+    occ = next((i for i in items if i.sk == store.OCC_SK), None)
     if occ is None:
         raise NotFoundError("no such session")
     info = occ.info
     participants = [schedule.Participant.model_validate(p) for p in info.get("participants", [])]
     psk = store.person_occ_sk(info["starts_at"], occurrence_id)
-    entries = {i.pk.removeprefix("PERSON#"): i for i in store.batch_get((f"PERSON#{p.key}", psk) for p in participants)}
+    entries = {
+        i.pk.removeprefix(store.PERSON_PREFIX): i
+        for i in store.batch_get((store.person_pk(p.key), psk) for p in participants)
+    }
     jobs = Counter(f"{i.state}:{i.reason}" if i.reason else str(i.state) for i in items if i.kind == "job")
     names = {i: c.name for i, c in store.load_patients(sorted({p.intake_id for p in participants})).items()}
     return {
@@ -161,9 +159,14 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
 def confirm_next(phone: str, at: datetime) -> tuple[datetime, str] | None:
     """Mark the sender's next upcoming occurrence confirmed; (start, zone) or None."""
     best: Record | None = None
-    for part in store.partition(f"PHONE#{phone}", "PART#"):
+    for part in store.partition(store.phone_pk(phone), store.PHONE_PART_PREFIX):
         person = str(part.info.get("participant", ""))
-        upcoming = store.partition(f"PERSON#{person}", after=f"OCC#{iso(at)}", before="OCC#~", limit=10)
+        upcoming = store.partition(
+            store.person_pk(person),
+            after=f"{store.PERSON_OCC_PREFIX}{iso(at)}",
+            before=f"{store.PERSON_OCC_PREFIX}~",
+            limit=10,
+        )
         first = next((u for u in upcoming if u.state != "cancelled"), None)
         if first is not None and (best is None or first.sk < best.sk):
             best = first

@@ -58,7 +58,7 @@ class ImportSummary:
 
 def plan_jobs(occ: schedule.Occurrence, person: Person, at: datetime, sequence: int) -> dict[str, Record]:
     """The reminder jobs of one person for one occurrence, keyed by sort key (nothing written)."""
-    pk = f"OCC#{occ.occurrence_id}"
+    pk = store.occ_pk(occ.occurrence_id)
     plans: dict[str, schedule.PlannedReminder] = {}
     if person.tz is not None and person.block("sms") != "unknown_participant":
         plans = {p.window: p for p in schedule.plan_reminders(occ.starts_at, person.tz, now=at)}
@@ -102,9 +102,9 @@ def _same_job(old: Record, new: Record) -> bool:
 def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person], at: datetime) -> ImportSummary:
     """Make the stored occurrence, its jobs and its people's entries match ``occ`` (idempotent)."""
     summary = ImportSummary(occurrences=1, cancelled_occurrences=int(status == "cancelled"))
-    pk = f"OCC#{occ.occurrence_id}"
+    pk = store.occ_pk(occ.occurrence_id)
     existing = {item.sk: item for item in store.partition(pk)}
-    old = existing.get("OCC")
+    old = existing.get(store.OCC_SK)
     old_info = old.info if old is not None else {}
     moved = old is not None and old_info.get("starts_at") != iso(occ.starts_at)
     sequence = int(old_info.get("sequence", 0)) + int(moved)
@@ -122,7 +122,7 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
         store.put(
             Record(
                 pk,
-                "OCC",
+                store.OCC_SK,
                 kind="occurrence",
                 data=occ_data,
                 state=status,
@@ -137,7 +137,7 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
             desired.update(plan_jobs(occ, person, at, sequence))
     current_keys = {p.key for p in people}
     for sk, item in existing.items():
-        if not sk.startswith("JOB#") or sk in desired or item.state != PENDING:
+        if not sk.startswith(store.JOB_PREFIX) or sk in desired or item.state != PENDING:
             continue
         if status == "cancelled":
             reason = "session_cancelled"
@@ -168,11 +168,11 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
     old_start = str(old_info.get("starts_at", ""))
     for key in old_keys:
         if moved or key not in current_keys:
-            store.delete(f"PERSON#{key}", store.person_occ_sk(old_start, occ.occurrence_id))
+            store.delete(store.person_pk(key), store.person_occ_sk(old_start, occ.occurrence_id))
     for person in people:
         psk = store.person_occ_sk(occ.starts_at, occ.occurrence_id)
         store.update(
-            f"PERSON#{person.key}",
+            store.person_pk(person.key),
             psk,
             [
                 Record.kind.set("person_occ"),
@@ -190,8 +190,8 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
         )
         if person.phone and person.block("sms") is None:  # routing for replies, only where SMS may go
             store.update(
-                f"PHONE#{person.phone}",
-                f"PART#{person.key}",
+                store.phone_pk(person.phone),
+                store.phone_part_sk(person.key),
                 [
                     Record.kind.set("phone"),
                     Record.updated_at.set(iso(at)),
@@ -200,8 +200,8 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
             )
     if occ.series_id is not None:
         store.update(
-            f"SERIES#{occ.series_id}",
-            f"OCC#{occ.occurrence_id}",
+            store.series_pk(occ.series_id),
+            store.series_occ_sk(occ.occurrence_id),
             [
                 Record.kind.set("series_occ"),
                 Record.state.set(status),
@@ -213,7 +213,7 @@ def sync_occurrence(occ: schedule.Occurrence, status: str, people: list[Person],
 
 def cancel_stored_occurrence(occurrence_id: str, at: datetime) -> ImportSummary:
     """Cancel an occurrence known only from the table (a series no longer has it)."""
-    item = store.get(f"OCC#{occurrence_id}", "OCC")
+    item = store.get(store.occ_pk(occurrence_id), store.OCC_SK)
     if item is None:
         return ImportSummary()
     info = item.info
@@ -247,7 +247,7 @@ def _save_series(series: schedule.SeriesSpec, expanded_until: datetime, at: date
     due_at = _series_due(expanded_until, series)
     store.put(
         Record(
-            f"SERIES#{series.series_id}",
+            store.series_pk(series.series_id),
             "SERIES",
             kind="series",
             state=series.status,
@@ -266,8 +266,8 @@ def sync_series(
     summary = ImportSummary()
     occurrences = schedule.expand_series(series, at, until)
     wanted = {o.occurrence_id for o in occurrences}
-    for item in store.partition(f"SERIES#{series.series_id}", "OCC#"):
-        occurrence_id = item.sk.removeprefix("OCC#")
+    for item in store.partition(store.series_pk(series.series_id), store.series_occ_sk("")):
+        occurrence_id = item.sk.removeprefix(store.series_occ_sk(""))
         starts = item.info.get("starts_at")
         if occurrence_id not in wanted and item.state != "cancelled" and starts and parse_time(starts) >= at:
             summary.add(cancel_stored_occurrence(occurrence_id, at))
