@@ -278,7 +278,7 @@ def sync_series(
 
 
 def import_schedule(obj: object, at: datetime) -> ImportSummary:
-    """Store a sessions file (contract section 5, plus weekly series) and plan its reminders.
+    """Store a sessions file (sessions and weekly series: docs/reminders.md) and plan its reminders.
 
     Raises :class:`schedule.SessionsFileError` for an invalid file and
     :class:`UnknownParticipants` when a patient participant's intake does not exist (nothing is

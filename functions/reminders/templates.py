@@ -8,7 +8,8 @@ parameter of any template here.
 
 Pure functions: the clinic's name and phone come in as a :class:`Clinic` (:func:`clinic` reads it
 from the settings), times as aware datetimes, zones as IANA names. Every SMS that is not a reply
-to a keyword ends with the contract's opt-out sentence; :func:`segments` counts what it costs (GSM-7 or UCS-2).
+to a keyword ends with ``Reply STOP to opt out.`` (a reminder: ``Reply C to confirm, STOP to opt
+out.``); :func:`segments` counts what it costs (GSM-7 or UCS-2).
 """
 
 from __future__ import annotations
