@@ -12,7 +12,7 @@ HANDLERS = {
     "api_handler": "app.app",
     "check_insurance": "functions.insurance.handler.check_insurance",
     "dispatch_reminders": "functions.reminders.handler.dispatch_reminders",
-    "handle_inbound_sms": "functions.reminders.handler.handle_inbound_sms",
+    "handle_inbound_sms": "functions.inbound.handler.handle_inbound_sms",
     "escalate_crisis": "functions.crisis.handler.escalate_crisis",
     "relay_outbox": "functions.intake.handler.relay_outbox",
 }

@@ -1,66 +1,8 @@
 """Sessions, weekly series and reminder timing: pure functions over typed values.
 
 Nothing here reads the clock, the environment or a table: every instant is passed in as a
-timezone-aware ``datetime`` and every computation is done on UTC instants, converting to a
-person's own zone (``zoneinfo``) only to ask "what time is it on their wall clock?".
-
-The rules, in one place (the handlers and the tests rely on them):
-
-Sessions file (contract section 5, extended)
-    ``{"sessions": [...], "series": [...]}``; either list may be absent, not both. A session is
-    ``session_id, kind, starts_at (ISO 8601 with a UTC offset), duration_minutes, join_url,
-    participants`` plus an optional ``status`` (``scheduled`` | ``cancelled``). A weekly series is
-    ``series_id, kind, days, local_time, timezone, starts_on, until (inclusive), duration_minutes,
-    join_url, participants`` plus optional ``skip_dates`` and ``status``. A participant is
-    ``{"intake_id"}`` (the patient) or, in family sessions only, ``{"intake_id", "role": "family",
-    "family": {"contact_id", "phone", "email", "timezone", "consent": {"sms", "email"}}}``: a
-    family member with their own contact details and their own consent. Unknown fields are
-    rejected (a typo must not silently drop a participant).
-
-Occurrences
-    A one-off session is one occurrence whose id is its ``session_id``. A series occurrence's
-    id is ``<series_id>:<local date>`` (``grp-mwth:2027-03-15``): stable across re-imports and
-    re-expansions, so re-running an import never creates a second reminder. Series times are
-    wall-clock times in the series' zone: 18:00 New York is 18:00 local before and after a DST
-    change (its UTC instant moves). A local time that does not exist (spring-forward gap) is
-    read with the offset in force before the gap, i.e. it lands just after the gap (02:30 ->
-    03:30); an ambiguous one (fall-back fold) is the first of the two.
-
-Reminder windows (:func:`plan_reminders`)
-    Two windows, exactly 24 h and 2 h of elapsed time before ``starts_at`` (the *nominal*
-    instants; across a DST change the 24 h one is 23 or 25 wall-clock hours away).
-    Non-urgent messages go only in the person's allowed hours ``[quiet_end, quiet_start)``
-    (08:00-21:00 by default) in *their own* zone. The planner aims at
-    ``[quiet_end, quiet_start - margin]`` (08:00-20:45): the margin leaves a 5-minute dispatcher
-    three runs to send before quiet hours begin, so a reminder planned at 20:58 cannot end up
-    refused at 21:00:30.
-
-    1. A nominal instant inside the planning hours is the send instant.
-    2. Otherwise the reminder moves *earlier* to the latest planning instant before it: the same
-       evening's ``quiet_start - margin`` when the nominal falls late in the evening, the
-       previous evening's when it falls in the small hours. The move is never more than
-       :func:`max_shift` (the quiet span + margin + 1 h for a DST change: 12 h 15 min by
-       default); a zone whose offsets jump further is skipped with ``quiet_hours``.
-    3. At most one reminder of an occurrence per local day: when both windows land on the same
-       local date and one of them was moved, the moved one is skipped with ``quiet_hours``
-       (both moved: the 2 h one). Example: an 09:00 session has its 24 h reminder at 09:00 the
-       day before; its 2 h reminder (07:00, in quiet hours) would move to 20:45 that same day
-       and is skipped. A 07:00 session gets both, on two different evenings.
-    4. With ``now`` given, a window already more than ``late_grace`` (1 h) past its send
-       instant, or whose session has started, is skipped with ``too_late`` (a session imported
-       3 h before its start gets only the 2 h reminder).
-
-    At send time, :func:`send_block` re-checks (session started, too late, quiet hours now), so
-    a dispatcher that was down for an hour never sends at 23:00 and never sends after the start.
-
-Per-person caps (:func:`within_caps`)
-    DESIGN caps non-urgent healthcare texts at 1 a day and 3 a week. Session reminders are the
-    transactional messages the patient consented to and the contract mandates two per session
-    (a Mon/Wed/Thu group means 6 a week), so they are *exempt*: the caps apply to the other
-    non-urgent messages (missed-session follow-ups, check-in prompts) and the caller passes the
-    send times of those only. Days are the person's local calendar days; the week is rolling
-    (today and the 6 local days before), so no 6-in-2-days burst across a week boundary. Replies
-    to a message the person sent (HELP, STOP, confirm, crisis) are not capped.
+timezone-aware ``datetime``. The sessions file format, occurrence ids, the reminder windows, the
+quiet hours and the per-person caps are described in ``docs/reminders.md``.
 """
 
 from __future__ import annotations
@@ -261,7 +203,7 @@ def _aware_text(value: Any) -> Any:
 
 
 class SessionSpec(_Model):
-    """One session (contract section 5). ``starts_at`` is normalised to UTC."""
+    """One session of a sessions file. ``starts_at`` is normalised to UTC."""
 
     session_id: Ident
     kind: SessionKind
@@ -397,7 +339,7 @@ def parse_schedule_file(obj: object) -> ScheduleFile:
 
 
 def parse_sessions_file(obj: object) -> list[SessionSpec]:
-    """The one-off sessions of a sessions file (contract section 5), validated.
+    """The one-off sessions of a sessions file, validated.
 
     A file that also holds weekly series is read with :func:`parse_schedule_file`; this reader
     refuses it rather than silently dropping the series.
@@ -516,6 +458,15 @@ def is_quiet(now: datetime, tz: str, quiet_start: time = QUIET_START, quiet_end:
     if quiet_start > quiet_end:
         return wall >= quiet_start or wall < quiet_end
     return quiet_start <= wall < quiet_end
+
+
+def next_allowed(at: datetime, tz: str) -> datetime:
+    """``at`` if it is outside quiet hours in ``tz``, else the next ``QUIET_END`` (08:00) there."""
+    if not is_quiet(at, tz):
+        return at
+    local = at.astimezone(zone(tz))
+    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(days=1)
+    return local_instant(day, QUIET_END, zone(tz), prefer="earlier")
 
 
 @dataclass(frozen=True)

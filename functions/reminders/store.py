@@ -51,6 +51,7 @@ from functions.core.aws import aws_errors
 from functions.core.clock import iso
 from functions.core.clock import now as clock_now
 from functions.core.errors import ConflictError
+from functions.core.intakes import INTAKE_PREFIX, PATIENT_PREFIX, intake_key, patient_key, patient_pk
 from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, get_or_none, unbind_models
 
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
@@ -72,6 +73,73 @@ def bind() -> None:
 
 def unbind() -> None:
     unbind_models()
+
+
+# --------------------------------------------------------------------------------------------
+# Item shapes and keys
+
+
+def parse_time(text: str) -> datetime:
+    """A time as items hold it (ISO 8601), as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+OCC_SK = "OCC"
+PERSON_OCC_PREFIX = "OCC#"  # sort keys of a person's occurrences, in time order
+PHONE_PART_PREFIX = "PART#"
+JOB_PREFIX = "JOB#"
+PERSON_PREFIX = "PERSON#"
+
+
+def occ_pk(occurrence_id: str) -> str:
+    """The partition of one occurrence: its ``OCC`` item and its jobs."""
+    return f"OCC#{occurrence_id}"
+
+
+def series_pk(series_id: str) -> str:
+    return f"SERIES#{series_id}"
+
+
+def series_occ_sk(occurrence_id: str) -> str:
+    return f"OCC#{occurrence_id}"
+
+
+def person_pk(participant_key: str) -> str:
+    return f"{PERSON_PREFIX}{participant_key}"
+
+
+def phone_pk(phone: str) -> str:
+    return f"PHONE#{phone}"
+
+
+def phone_part_sk(participant_key: str) -> str:
+    return f"{PHONE_PART_PREFIX}{participant_key}"
+
+
+def followup_sk(participant_key: str, channel: str) -> str:
+    return f"FOLLOWUP#{participant_key}#{channel}"
+
+
+def task_sk(participant_key: str) -> str:
+    return f"TASK#{participant_key}#missed_twice"
+
+
+def job_item(pk: str, sk: str, data: dict[str, Any], at: datetime, *, due: datetime | None,
+             reason: str | None) -> Record:
+    """A reminder or follow-up job: pending, due at ``due`` (:func:`put` writes its pointer), or
+    skipped with its reason."""
+    if reason is None and due is not None:
+        return Record(pk, sk, kind="job", data=data, state=PENDING, due_at=iso(due), created_at=iso(at))
+    return Record(pk, sk, kind="job", data=data, state=SKIPPED, reason=reason, planned=True, created_at=iso(at))
+
+
+def job_sk(starts_at: datetime, person_key: str, window: str, channel: str) -> str:
+    return f"{JOB_PREFIX}{starts_at.astimezone(UTC).strftime('%Y%m%dT%H%MZ')}#{person_key}#{window}#{channel}"
+
+
+def person_occ_sk(starts_at: datetime | str, occurrence_id: str) -> str:
+    at = starts_at if isinstance(starts_at, str) else iso(starts_at)
+    return f"{PERSON_OCC_PREFIX}{at}#{occurrence_id}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,7 +384,7 @@ def replaceable() -> Condition:
 
 
 def cap_times(person_key: str) -> tuple[list[str], int]:
-    found = get(f"PERSON#{person_key}", "CAP")
+    found = get(person_pk(person_key), "CAP")
     if found is None:
         return [], 0
     return [str(t) for t in found.info.get("sent", [])], int(found.version or 0)
@@ -325,10 +393,28 @@ def cap_times(person_key: str) -> tuple[list[str], int]:
 def save_cap_times(person_key: str, times: list[str], version: int, at: datetime) -> bool:
     """Store the send times if nobody else changed them since ``version`` was read."""
     item = Record(
-        f"PERSON#{person_key}", "CAP", kind="cap", data={"sent": times}, version=version + 1, updated_at=iso(at)
+        person_pk(person_key), "CAP", kind="cap", data={"sent": times}, version=version + 1, updated_at=iso(at)
     )
     condition = Record.pk.does_not_exist() if version == 0 else (Record.version == version)
     return put(item, condition)
+
+
+# --------------------------------------------------------------------------------------------
+# Reply ledgers of inbound SMS (TTL)
+
+
+def claim_reply(message_id: str, at: datetime, keep_for: timedelta) -> bool:
+    """True the first time a reply to inbound message ``message_id`` is claimed (redeliveries: False)."""
+    ledger = Record(f"INBOUND#{message_id}", "REPLY", kind="reply_ledger", created_at=iso(at), expires_at=at + keep_for)
+    return put(ledger, Record.pk.does_not_exist())
+
+
+def claim_cannot_read(phone: str, at: datetime, every: timedelta) -> bool:
+    """True when ``phone`` got no "can't read messages" reply in the last ``every``."""
+    ledger = Record(
+        phone_pk(phone), "REPLY#cannot_read", kind="reply_ledger", created_at=iso(at), expires_at=at + every * 2
+    )
+    return put(ledger, Record.pk.does_not_exist() | (Record.created_at <= iso(at - every)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,8 +454,9 @@ def _patient_from(intake_id: str, intake: dict[str, Any], patient: dict[str, Any
 def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
     """Contact details of the patients of ``intake_ids`` (unknown ids are left out).
 
-    Reads the intake service's items: ``INTAKE#<intake_id>`` / ``INTAKE`` names the patient,
-    ``PATIENT#<patient_id>`` / ``PROFILE`` holds phone, email, zone, preferences, contact consent.
+    Reads the intakes table (keys from :mod:`functions.core.intakes`) in two BatchGetItems: the
+    intake names the patient, the patient's profile holds phone, email, zone, preferences and
+    contact consent (or the intake still carries it, until the outbox relay has written it).
     """
     bind_models()
     wanted = list(dict.fromkeys(intake_ids))
@@ -378,15 +465,15 @@ def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
         return found
     with aws_errors("dynamodb", "BatchGetItem"):
         items = {
-            item.pk.removeprefix("INTAKE#"): item
-            for item in IntakeItem.batch_get([(f"INTAKE#{i}", "INTAKE") for i in wanted], consistent_read=True)
+            item.pk.removeprefix(INTAKE_PREFIX): item
+            for item in IntakeItem.batch_get([intake_key(i) for i in wanted], consistent_read=True)
         }
         intakes = {i: dict(item.data or {}) for i, item in items.items()}
         patient_ids = {i: str(d["patient_id"]) for i, d in intakes.items() if d.get("patient_id")}
         profiles = {
-            item.pk.removeprefix("PATIENT#"): dict(item.data or {})
+            item.pk.removeprefix(PATIENT_PREFIX): dict(item.data or {})
             for item in IntakeItem.batch_get(
-                [(f"PATIENT#{p}", "PROFILE") for p in dict.fromkeys(patient_ids.values())], consistent_read=True
+                [patient_key(p) for p in dict.fromkeys(patient_ids.values())], consistent_read=True
             )
         }
     for intake_id, intake in intakes.items():
@@ -395,7 +482,7 @@ def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
         if patient is None:  # not relayed yet: the intake carries its profile (functions/core/outbox.py)
             from functions.core.outbox import carried_record
 
-            patient = carried_record(items[intake_id], f"PATIENT#{patient_id}") or {}
+            patient = carried_record(items[intake_id], patient_pk(patient_id)) or {}
         found[intake_id] = _patient_from(intake_id, intake, patient)
     return found
 

@@ -6,9 +6,10 @@ kind, diagnosis, or "therapy" / "group" / "mental health" wording, because an SM
 email subject is read by whoever holds the phone. The session kind is deliberately not a
 parameter of any template here.
 
-Pure functions: the clinic's name and phone come in as a :class:`Clinic`, times as aware
-datetimes, zones as IANA names. Every SMS that is not a reply to a keyword ends with the
-contract's opt-out sentence; :func:`segments` counts what it costs (GSM-7 or UCS-2).
+Pure functions: the clinic's name and phone come in as a :class:`Clinic` (:func:`clinic` reads it
+from the settings), times as aware datetimes, zones as IANA names. Every SMS that is not a reply
+to a keyword ends with ``Reply STOP to opt out.`` (a reminder: ``Reply C to confirm, STOP to opt
+out.``); :func:`segments` counts what it costs (GSM-7 or UCS-2).
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ class Clinic:
         if re.fullmatch(r"\+1[2-9][0-9]{9}", raw):
             return f"{raw[2:5]}-{raw[5:8]}-{raw[8:]}"
         return raw
+
+
+def clinic() -> Clinic:
+    """The clinic's name and phone, from the settings."""
+    from functions.core.settings import get_settings
+
+    settings = get_settings()
+    return Clinic(settings.clinic_name, settings.clinic_phone)
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,3 +400,15 @@ def crisis_reply(clinic: Clinic) -> str:
             f"Call or text 988 now (veterans press 1). In immediate danger, call 911. {name} will reach out.",
         ]
     )
+
+
+def clinician_task_email(clinic_info: Clinic, link: str) -> tuple[str, str]:
+    """Subject and text of the clinician's task: minimum necessary (no name, a staff link)."""
+    subject = f"{clinic_info.display_name}: follow-up task"
+    text = (
+        "Hello,\n\n"
+        "A patient on your caseload has missed two appointments in a row. Please reach out to them.\n\n"
+        f"Patient record (staff sign-in required): {link}\n\n"
+        f"{clinic_info.display_name}\n"
+    )
+    return subject, text

@@ -18,7 +18,7 @@ import pytest
 
 from functions.core.contacts import set_sms_opt_out, sms_opted_out
 from functions.core.settings import get_settings
-from functions.reminders.handler import handle_inbound_sms
+from functions.inbound.handler import handle_inbound_sms
 from tests.fakes import RecordingSms
 
 LoadEvent = Callable[[str], dict[str, Any]]
@@ -140,7 +140,7 @@ def test_help_answer_carries_no_clinical_wording(aws: Any, sample: dict[str, Any
 def test_help_through_a_fake_port(aws: Any, sample: dict[str, Any]) -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-    from functions.reminders.handler import handle_sms
+    from functions.inbound.handler import handle_sms
 
     sms = RecordingSms()
     record = SQSRecord(_sms_event(sample, (OTHER, "help"))["Records"][0])

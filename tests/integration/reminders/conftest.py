@@ -204,7 +204,7 @@ def run_dispatch(
 
 @pytest.fixture
 def import_file(clock: FixedClock) -> Callable[..., Any]:
-    from functions.reminders import service
+    from functions.reminders import planning
 
     def run(
         at: str, *, sessions: list[dict[str, Any]] | None = None, series_list: list[dict[str, Any]] | None = None
@@ -215,7 +215,7 @@ def import_file(clock: FixedClock) -> Callable[..., Any]:
             body["sessions"] = sessions
         if series_list is not None:
             body["series"] = series_list
-        return service.import_schedule(body, utc(at))
+        return planning.import_schedule(body, utc(at))
 
     return run
 
@@ -303,7 +303,7 @@ def text_in(
     aws: Any, clock: FixedClock, lambda_context: Any, load_event: Callable[[str], dict[str, Any]]
 ) -> Callable[..., dict[str, Any]]:
     """Deliver one inbound SMS through the real handle_inbound_sms handler at time ``at``."""
-    from functions.reminders.handler import handle_inbound_sms
+    from functions.inbound.handler import handle_inbound_sms
 
     sample = load_event("sqs_inbound_sms")
     counter = itertools.count(1)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from functions.core.errors import ConflictError, NotFoundError
-from functions.reminders import service
+from functions.reminders import attendance
 from tests.integration.reminders.conftest import series, session, utc
 
 FOLLOW_UP_SMS = (
@@ -20,7 +20,7 @@ FOLLOW_UP_SMS = (
 
 
 def record(occurrence: str, intake_id: str, status: str, at: str) -> dict[str, Any]:
-    return service.record_attendance(occurrence, intake_id, status, utc(at))
+    return attendance.record_attendance(occurrence, intake_id, status, utc(at))
 
 
 def test_a_missed_session_gets_a_kind_follow_up_on_each_consented_channel(
@@ -144,9 +144,9 @@ def test_attendance_is_refused_for_unknown_cancelled_and_future_sessions(make_pa
         record("s1", stranger.intake_id, "missed", "2027-03-09T16:00:00Z")
     with pytest.raises(ConflictError):
         record("s2", p.intake_id, "missed", "2027-03-09T17:00:00Z")
-    with pytest.raises(service.InvalidAttendance):
+    with pytest.raises(attendance.InvalidAttendance):
         record("s1", p.intake_id, "missed", "2027-03-09T14:00:00Z")
-    with pytest.raises(service.InvalidAttendance):
+    with pytest.raises(attendance.InvalidAttendance):
         record("s1", p.intake_id, "late", "2027-03-09T16:00:00Z")
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from functions.core.contacts import set_sms_opt_out
-from functions.reminders import service, store
+from functions.reminders import dispatch as dispatcher
+from functions.reminders import store
 from tests.fakes import RecordingEmail, RecordingSms
 from tests.integration.reminders.conftest import series, session, utc
 
@@ -66,7 +67,7 @@ def test_two_overlapping_runs_send_each_message_once(
 
     def run() -> None:
         barrier.wait()
-        results.append(service.dispatch(sms=sms, email=email, time_left_ms=lambda: 60_000))
+        results.append(dispatcher.dispatch(sms=sms, email=email, time_left_ms=lambda: 60_000))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -87,19 +88,18 @@ def test_a_crash_between_send_and_ledger_write_is_never_resent(
     clock.set(utc("2027-03-09T20:00:30Z"))
     crashing = CrashAfterSend()
     with pytest.raises(Crash):
-        service.dispatch(sms=crashing, email=RecordingEmail(), time_left_ms=lambda: 30_000)
+        dispatcher.dispatch(sms=crashing, email=RecordingEmail(), time_left_ms=lambda: 30_000)
     assert [to for to, _ in crashing.sent] == [p.phone]
 
     after = RecordingSms()
     clock.advance(10)  # a run inside the crashed run's lease leaves the claim alone
-    assert service.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000).get("in_flight") == 1
+    assert dispatcher.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000).get("in_flight") == 1
     clock.advance(300)  # the next tick: the lease is over, the send is uncertain, and it is not repeated
-    result = service.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000)
+    result = dispatcher.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000)
     assert result.get("send_uncertain") == 1
     clock.advance(300)
-    assert (
-        service.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000).get("send_uncertain") is None
-    )
+    again = dispatcher.dispatch(sms=after, email=RecordingEmail(), time_left_ms=lambda: 30_000)
+    assert again.get("send_uncertain") is None
     assert after.sent == []
     job = next(
         i for i in store.partition("OCC#ind-1", "JOB#") if i.info["window"] == "24h" and i.info["channel"] == "sms"
@@ -118,17 +118,17 @@ def test_the_run_stops_before_its_timeout_and_the_next_run_sends_the_rest(
     clock.set(utc("2027-03-09T23:00:30Z"))
     sms = SlowSms(0)
     # Each message "costs" 4 s of a 40 s budget; claiming stops when 10 s are left.
-    first = service.dispatch(
+    first = dispatcher.dispatch(
         sms=sms,
         email=RecordingEmail(),
         time_left_ms=lambda: 40_000 - 4_000 * len(sms.sent),
-        config=service.DispatchConfig(workers=2, chunk=4),
+        config=dispatcher.DispatchConfig(workers=2, chunk=4),
     )
     assert first["stopped_early"] is True
     assert 1 <= first["sent"] < 20
     assert states("grp-2", "24h").count(("pending", None)) == 20 - first["sent"]  # left due, not dropped
     clock.advance(300)
-    second = service.dispatch(sms=sms, email=RecordingEmail(), time_left_ms=lambda: 120_000)
+    second = dispatcher.dispatch(sms=sms, email=RecordingEmail(), time_left_ms=lambda: 120_000)
     assert first["sent"] + second["sent"] == 20
     assert sorted(to for to, _ in sms.sent) == sorted(p.phone for p in people)
 
@@ -146,7 +146,7 @@ def test_about_one_item_is_read_per_message_sent_and_never_a_scan(
     items_read.items = 0
     items_read.calls.clear()
     sms, email = RecordingSms(), RecordingEmail()
-    result = service.dispatch(sms=sms, email=email, time_left_ms=lambda: 60_000)
+    result = dispatcher.dispatch(sms=sms, email=email, time_left_ms=lambda: 60_000)
     sent = len(sms.sent) + len(email.sent)
     assert (len(sms.sent), len(email.sent), result["opted_out"]) == (29, 30, 1)
     assert items_read.calls["Scan"] == 0
@@ -160,7 +160,7 @@ def test_an_opt_out_recorded_by_the_provider_is_the_reason(
     import_file("2027-03-08T12:00:00Z", sessions=[session("ind-2", "2027-03-10T15:00:00-05:00", p.intake_id)])
     clock.set(utc("2027-03-09T20:00:30Z"))
     sms = RecordingSms(opted_out={p.phone or ""})  # the carrier's list, not yet ours
-    assert service.dispatch(sms=sms, email=RecordingEmail()).get("opted_out") == 1
+    assert dispatcher.dispatch(sms=sms, email=RecordingEmail()).get("opted_out") == 1
     assert ("skipped", "opted_out") in states("ind-2")
 
 
@@ -184,9 +184,9 @@ def test_a_throttled_send_is_retried_on_the_next_run_and_given_up_after_three_tr
     import_file("2027-03-08T12:00:00Z", sessions=[session("ind-3", "2027-03-10T15:00:00-05:00", p.intake_id)])
     clock.set(utc("2027-03-09T20:00:30Z"))
     flaky = Throttled(1)
-    assert service.dispatch(sms=flaky, email=RecordingEmail()).get("retry") == 1
+    assert dispatcher.dispatch(sms=flaky, email=RecordingEmail()).get("retry") == 1
     clock.advance(timedelta(minutes=5).total_seconds())
-    assert service.dispatch(sms=flaky, email=RecordingEmail()).get("sent") == 1
+    assert dispatcher.dispatch(sms=flaky, email=RecordingEmail()).get("sent") == 1
     assert [to for to, _ in flaky.sent] == [p.phone]
 
     q = make_patient("America/New_York", email_ok=False)
@@ -194,7 +194,7 @@ def test_a_throttled_send_is_retried_on_the_next_run_and_given_up_after_three_tr
     down = Throttled(10)
     for minutes in (0, 5, 10):
         clock.set(utc("2027-03-09T21:00:30Z") + timedelta(minutes=minutes))
-        service.dispatch(sms=down, email=RecordingEmail())
+        dispatcher.dispatch(sms=down, email=RecordingEmail())
     assert down.sent == []
     assert ("skipped", "send_failed") in states("ind-4")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.reminders import service, store
+from functions.reminders import dispatch as dispatcher
+from functions.reminders import store
 from tests.fakes import RecordingEmail, RecordingSms
 from tests.integration.reminders.conftest import session, utc
 
@@ -21,7 +22,7 @@ def pointers(bucket: str) -> list[Any]:
 def dispatch(clock: Any, at: str, **kwargs: Any) -> tuple[dict[str, Any], RecordingSms, RecordingEmail]:
     clock.set(utc(at))
     sms, email = RecordingSms(), RecordingEmail()
-    result = service.dispatch(sms=sms, email=email, time_left_ms=kwargs.pop("time_left_ms", lambda: 60_000))
+    result = dispatcher.dispatch(sms=sms, email=email, time_left_ms=kwargs.pop("time_left_ms", lambda: 60_000))
     return result, sms, email
 
 
@@ -86,8 +87,8 @@ def test_a_run_out_of_time_keeps_the_watermark_and_the_rest_is_sent_next_time(
     clock.set(utc("2027-03-09T23:00:30Z"))
     sms = RecordingSms()
     # time runs out as soon as the first message is out: the rest are given back, not lost
-    result = service.dispatch(sms=sms, email=RecordingEmail(), time_left_ms=lambda: 0 if sms.sent else 60_000,
-                              config=service.DispatchConfig(workers=1))
+    result = dispatcher.dispatch(sms=sms, email=RecordingEmail(), time_left_ms=lambda: 0 if sms.sent else 60_000,
+                              config=dispatcher.DispatchConfig(workers=1))
     assert result["stopped_early"] is True and len(sms.sent) == 1 and result["deferred"] == 2, result
     assert store.watermark(utc("2027-03-09T23:00:30Z")) <= "2027-03-09T22"
     result, rest, _ = dispatch(clock, "2027-03-09T23:05:00Z")

@@ -159,7 +159,7 @@ def test_crisis_events_duplicated_in_a_batch_and_a_stale_timer_after_the_ack_pag
 def test_stop_and_start_in_one_batch_end_as_the_later_word_says_whatever_the_order(
     aws: Any, clock: Any, lambda_context: Any, load_event: Any, order: str
 ) -> None:
-    from functions.reminders.handler import handle_inbound_sms
+    from functions.inbound.handler import handle_inbound_sms
 
     phone = "+13125550177"
     sample = load_event("sqs_inbound_sms")

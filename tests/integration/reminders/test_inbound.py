@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from functions.core.contacts import sms_opted_out
-from functions.reminders import service
+from functions.reminders import attendance
 from tests.integration.reminders.conftest import series, session
 
 CLINIC = "Harbor Clinic"
@@ -69,10 +69,10 @@ def test_c_confirms_the_senders_next_session_and_staff_see_it(
     assert sent.sms() == [
         (p.phone, f"{CLINIC}: thank you, your appointment on Wed, Mar 10 at 4:00 PM MST is confirmed.")
     ]
-    view = service.session_view("grp-mwth:2027-03-10")
+    view = attendance.session_view("grp-mwth:2027-03-10")
     confirmed = {x["intake_id"]: x["confirmed_at"] for x in view["participants"]}
     assert confirmed == {p.intake_id: "2027-03-09T15:00:00Z", other.intake_id: None}
-    assert all(x["confirmed_at"] is None for x in service.session_view("grp-mwth:2027-03-11")["participants"])
+    assert all(x["confirmed_at"] is None for x in attendance.session_view("grp-mwth:2027-03-11")["participants"])
 
 
 def test_c_skips_a_cancelled_session_and_says_so_when_there_is_nothing_to_confirm(
@@ -100,10 +100,10 @@ def test_c_skips_a_cancelled_session_and_says_so_when_there_is_nothing_to_confir
 def test_crisis_language_opens_a_case_and_replies_with_988_and_911(
     aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functions.crisis.service as crisis
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     opened: list[str] = []
-    monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone), raising=False)
+    monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone))
     text_in(UNKNOWN, "I can't go on anymore", at="2027-03-09T15:00:00Z")
     assert opened == [UNKNOWN]
     ((to, body),) = sent.sms()
@@ -113,10 +113,10 @@ def test_crisis_language_opens_a_case_and_replies_with_988_and_911(
 def test_crisis_language_from_an_opted_out_number_still_opens_a_case_but_sends_nothing(
     aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import functions.crisis.service as crisis
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     opened: list[str] = []
-    monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone), raising=False)
+    monkeypatch.setattr(crisis, "open_case_from_sms", lambda phone, at: opened.append(phone))
     text_in(UNKNOWN, "STOP", at="2027-03-09T15:00:00Z")
     sent.sms()
     text_in(UNKNOWN, "i want to die")
@@ -125,11 +125,11 @@ def test_crisis_language_from_an_opted_out_number_still_opens_a_case_but_sends_n
 
 
 def test_ack_goes_to_the_crisis_workflow(aws: Any, text_in: Any, sent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import functions.crisis.service as crisis
+    import functions.crisis.sms as crisis  # what inbound SMS asks of the crisis workflow
 
     acks: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        crisis, "acknowledge_by_sms", lambda phone, text: acks.append((phone, text)) or "ok", raising=False
+        crisis, "acknowledge_by_sms", lambda phone, text: acks.append((phone, text)) or "ok"
     )
     text_in(UNKNOWN, "ACK K7Q2", at="2027-03-09T15:00:00Z")
     assert acks == [(UNKNOWN, "ACK K7Q2")]
@@ -155,7 +155,7 @@ def test_a_redelivered_message_is_answered_once(aws: Any, text_in: Any, sent: An
 def test_a_start_delivered_late_after_a_newer_stop_changes_nothing_and_sends_nothing(
     aws: Any, text_in: Any, sent: Any, clock: Any, load_event: Any, lambda_context: Any
 ) -> None:
-    from functions.reminders.handler import handle_inbound_sms
+    from functions.inbound.handler import handle_inbound_sms
     from tests.integration.reminders.conftest import sms_event, utc
 
     text_in(UNKNOWN, "STOP", at="2027-03-09T15:00:00Z")

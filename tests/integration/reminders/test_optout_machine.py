@@ -45,10 +45,11 @@ def empty_tables(aws: Any) -> None:
 def test_reminders_never_reach_an_opted_out_number_nor_twice_nor_at_night(
     aws: Any, lambda_context: Any, load_event: Any
 ) -> None:
+    from functions.inbound.handler import handle_inbound_sms
     from functions.intake.schema import parse_intake
     from functions.intake.service import body_digest, submit_intake
-    from functions.reminders import service
-    from functions.reminders.handler import dispatch_reminders, handle_inbound_sms
+    from functions.reminders import planning
+    from functions.reminders.handler import dispatch_reminders
 
     previous = core_clock.get_clock()
     clock = FixedClock(BASE)
@@ -76,7 +77,7 @@ def test_reminders_never_reach_an_opted_out_number_nor_twice_nor_at_night(
                 self.patients.append({"phone": phone, "email": email, "zone": zone, "intake_id": submitted.intake_id,
                                       "session": sid, "starts": local_start})
                 sessions.append(session(sid, local_start.isoformat(), submitted.intake_id))
-            service.import_schedule({"sessions": sessions}, clock.now())
+            planning.import_schedule({"sessions": sessions}, clock.now())
             self.sms_seen = len(aws.sent_sms())
             self.opted: dict[str, bool] = {}
             self.cancelled: set[str] = set()
@@ -126,7 +127,7 @@ def test_reminders_never_reach_an_opted_out_number_nor_twice_nor_at_night(
         @rule(who=st.integers(0, len(ZONES) - 1))
         def cancel(self, who: int) -> None:
             patient = self.patients[who]
-            service.import_schedule({"sessions": [session(patient["session"], patient["starts"].isoformat(),
+            planning.import_schedule({"sessions": [session(patient["session"], patient["starts"].isoformat(),
                                                           patient["intake_id"], status="cancelled")]}, clock.now())
             self.cancelled.add(patient["session"])
 

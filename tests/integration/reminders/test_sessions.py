@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from functions.reminders import service
+from functions.reminders import planning
 from tests.integration.reminders.conftest import series, session
 
 GROUP = "https://meet.example/grp"
@@ -235,7 +235,7 @@ def test_a_family_member_gets_their_own_reminders_in_their_own_zone(
 
 def test_an_unknown_intake_is_refused_and_nothing_is_stored(make_patient: Any, import_file: Any) -> None:
     p = make_patient()
-    with pytest.raises(service.UnknownParticipants) as refused:
+    with pytest.raises(planning.UnknownParticipants) as refused:
         import_file(
             "2027-03-08T12:00:00Z",
             sessions=[session("s1", "2027-03-10T18:00:00-05:00", p.intake_id, "itk_00000000000000000000000000")],

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.reminders.keywords import (
+from functions.inbound.keywords import (
     CRISIS_PHRASES,
     OPT_OUT_WORDS,
     InboundIntent,

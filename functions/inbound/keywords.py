@@ -1,33 +1,17 @@
-"""What an inbound SMS asks for: opt out, opt in, help, confirm, acknowledge, crisis, or other.
+"""What an inbound SMS asks for: opt out, crisis, opt in, help, confirm, acknowledge, or other.
 
-Rules (decided here, relied on by ``handle_inbound_sms`` and its tests):
-
-- **Keywords are whole-message matches.** The message is reduced to its letters and digits,
-  upper-cased (``" Stop! "``, ``"stop."``, ``"Opt-Out"``, ``"STOP ALL"`` all match), and only
-  then compared with the keyword lists. ``"cancel my appointment"`` is therefore *other*, not an
-  opt-out, and never a cancellation either: DESIGN makes ``C`` the confirm word precisely
-  because CANCEL is a carrier opt-out word. Being generous with punctuation and spaces only
-  ever errs towards honouring an opt-out.
-- **Opt-out first.** A bare STOP word is an opt-out, always: carriers enforce it and so do we.
-  A keyword message cannot contain crisis language, so there is no conflict to resolve.
-- **Crisis language next, and it wins over everything else.** Any message containing one of
-  the curated phrases (:data:`CRISIS_PHRASES`) anywhere, in any case, with any punctuation,
-  curly or missing apostrophes (``cant go on``), opens a crisis case, even inside a longer
-  message or after ``ACK``/``C``. Negations ("I'm not suicidal") still match: a false alarm
-  costs a call from the care team, a missed one costs far more.
-- **Then** opt-in (START, UNSTOP), help (HELP, INFO), confirm (C, CONFIRM, CONFIRMED) and
-  ``ACK <code>`` (code: 4-6 letters/digits, returned upper-cased; ``ACK`` alone gives
-  ``code=None`` so the handler can ask for the code; words after the code are ignored).
-- Everything else (including an empty message) is *other*.
-
-The intent never carries the text of the message (only the matched keyword), so it is safe to
-log.
+:data:`MATCHERS` is the order of the checks; the first that matches decides (rules in
+``docs/inbound-sms.md``): a whole-message STOP word first, then crisis language anywhere in the
+message, then START, HELP, C and ``ACK <code>``; everything else (an empty message too) is *other*.
+An intent never carries the text of the message (only the matched keyword or case code), so it is
+safe to log.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -116,28 +100,60 @@ def has_crisis_language(body: str) -> bool:
     return any(phrase in text for phrase in _CRISIS)
 
 
-def classify(body: str) -> InboundIntent:
-    """Classify one inbound SMS (rules in the module docstring)."""
-    word = _squash(body)
-    if word in OPT_OUT_WORDS:
-        return InboundIntent("opt_out", keyword=word)
-    if has_crisis_language(body):
-        return InboundIntent("crisis")
-    if word in OPT_IN_WORDS:
-        return InboundIntent("opt_in", keyword=word)
-    if word in HELP_WORDS:
-        return InboundIntent("help", keyword=word)
-    if word in CONFIRM_WORDS:
-        return InboundIntent("confirm", keyword=word)
+Matcher = Callable[[str, str], "InboundIntent | None"]
+
+
+def _opt_out(body: str, word: str) -> InboundIntent | None:
+    return InboundIntent("opt_out", keyword=word) if word in OPT_OUT_WORDS else None
+
+
+def _crisis(body: str, word: str) -> InboundIntent | None:
+    return InboundIntent("crisis") if has_crisis_language(body) else None
+
+
+def _opt_in(body: str, word: str) -> InboundIntent | None:
+    return InboundIntent("opt_in", keyword=word) if word in OPT_IN_WORDS else None
+
+
+def _help(body: str, word: str) -> InboundIntent | None:
+    return InboundIntent("help", keyword=word) if word in HELP_WORDS else None
+
+
+def _confirm(body: str, word: str) -> InboundIntent | None:
+    return InboundIntent("confirm", keyword=word) if word in CONFIRM_WORDS else None
+
+
+def _ack(body: str, word: str) -> InboundIntent | None:
+    """``ACK <code>`` (code: 4-6 letters/digits, upper-cased; words after it are ignored);
+    ``ACK`` alone gives ``code=None`` so the crisis workflow can ask for the code."""
     ack = _ACK.fullmatch(unicodedata.normalize("NFKC", body).strip().upper())
-    if ack is not None:
-        code = ack.group("code")
-        if not code:
-            return InboundIntent("ack", keyword="ACK") if not ack.group("rest").strip(" .!") else _other()
-        if _ACK_CODE.fullmatch(code) and (not ack.group("rest") or ack.group("rest")[0] in " .!,"):
-            return InboundIntent("ack", keyword="ACK", code=code)
-    return _other()
+    if ack is None:
+        return None
+    code = ack.group("code")
+    if not code:
+        return InboundIntent("ack", keyword="ACK") if not ack.group("rest").strip(" .!") else None
+    if _ACK_CODE.fullmatch(code) and (not ack.group("rest") or ack.group("rest")[0] in " .!,"):
+        return InboundIntent("ack", keyword="ACK", code=code)
+    return None
 
 
-def _other() -> InboundIntent:
+# The order of the checks: the first match wins. A new intent is one line here (and one in
+# functions/inbound/router.py's ROUTES).
+MATCHERS: tuple[tuple[IntentKind, Matcher], ...] = (
+    ("opt_out", _opt_out),
+    ("crisis", _crisis),
+    ("opt_in", _opt_in),
+    ("help", _help),
+    ("confirm", _confirm),
+    ("ack", _ack),
+)
+
+
+def classify(body: str) -> InboundIntent:
+    """Classify one inbound SMS: the first of :data:`MATCHERS` that matches, else *other*."""
+    word = _squash(body)
+    for _kind, match in MATCHERS:
+        found = match(body, word)
+        if found is not None:
+            return found
     return InboundIntent("other")
