@@ -11,7 +11,9 @@ not look like one of those is left out, so a name, phone number, email or free t
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -193,6 +195,12 @@ def parse(line: str) -> Record | None:
     return record if isinstance(record, dict) and "level" in record and "message" in record else None
 
 
+def _powertools_handlers() -> list[logging.StreamHandler]:  # type: ignore[type-arg]
+    loggers = list(logging.Logger.manager.loggerDict.values())
+    handlers = [getattr(logger, "powertools_handler", None) for logger in loggers]
+    return [h for h in handlers if isinstance(h, logging.StreamHandler)]
+
+
 class Console:
     """Standard output while the stack runs: log records to ``log_path`` and their lines to ``out``.
 
@@ -207,6 +215,27 @@ class Console:
         self._lock = threading.Lock()
         self._pending = threading.local()
         self._log: TextIO | None = log_path.open("a", encoding="utf-8")
+
+    def install(self) -> Console:
+        """Stand in for ``sys.stdout``, where the functions' loggers write.
+
+        Loggers made later write to ``sys.stdout`` as it is then; the handlers of ones made
+        already (modules imported before the stack started) are pointed here too.
+        """
+        for handler in _powertools_handlers():
+            if handler.stream is self.out:
+                handler.setStream(self)
+        sys.stdout = self
+        return self
+
+    def uninstall(self) -> None:
+        """Give standard output and the loggers back to ``out``; close the log file."""
+        if sys.stdout is self:
+            sys.stdout = self.out
+        for handler in _powertools_handlers():
+            if handler.stream is self:
+                handler.setStream(self.out)
+        self.close()
 
     # the file-like side (what print() and the log handlers call)
     def write(self, text: str) -> int:

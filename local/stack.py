@@ -142,50 +142,22 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._servers: list[Any] = []
         self._dirty = threading.Event()
-        self._stdout: Any = None
         self.console: Console | None = None
-
-    # ------------------------------------------------------------------ console
-    def _install_console(self) -> Console:
-        """Stand the console in for standard output, where the functions' loggers write.
-
-        Loggers made later write to ``sys.stdout`` as it is then; ones made already (modules
-        imported before the stack started) have their handler pointed at the console too.
-        """
-        import logging
-
-        self._stdout = sys.stdout
-        console = Console(sys.stdout, self.state_dir / LOG_FILE,
-                          lambda: self.clock.now() if hasattr(self, "clock") else datetime.now(UTC))
-        for logger in list(logging.Logger.manager.loggerDict.values()):
-            handler = getattr(logger, "powertools_handler", None)
-            if isinstance(handler, logging.StreamHandler) and handler.stream is self._stdout:
-                handler.setStream(console)
-        sys.stdout = console
-        return console
-
-    def _remove_console(self) -> None:
-        import logging
-
-        if self.console is None:
-            return
-        sys.stdout = self._stdout
-        for logger in list(logging.Logger.manager.loggerDict.values()):
-            handler = getattr(logger, "powertools_handler", None)
-            if isinstance(handler, logging.StreamHandler) and handler.stream is self.console:
-                handler.setStream(self._stdout)
-        self.console.close()
-        self.console = None
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.console = console = self._install_console()
+        self.console = console = Console(sys.stdout, self.state_dir / LOG_FILE, self.now).install()
         try:
             self._start(console)
         except BaseException:
             self._remove_console()  # a stack that did not start gives standard output back
             raise
+
+    def _remove_console(self) -> None:
+        if self.console is not None:
+            self.console.uninstall()
+            self.console = None
 
     def _start(self, console: Console) -> None:
         import logging
@@ -306,7 +278,7 @@ class LocalStack:
         return self.settings.clinic_phone
 
     def now(self) -> datetime:
-        return self.clock.now()
+        return self.clock.now() if hasattr(self, "clock") else datetime.now(UTC)  # the clock is set in start()
 
     def set_clock(self, when: datetime) -> datetime:
         result = self.clock.set(when)

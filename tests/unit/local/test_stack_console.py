@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from functions.core.log import get_logger
+from local.console import Console
 from local.stack import LOG_FILE, LocalStack, Ports
 
 CASE = "cas_01JQ2Z8K4M6N8P0R2T4V6X8Z0C"
@@ -18,8 +19,7 @@ def test_function_logs_go_to_the_file_and_their_lines_to_the_console(tmp_path: P
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     before = get_logger("stack_console_before")  # a module imported before the stack started
     stack = LocalStack(Ports(), tmp_path)
-    console = stack._install_console()
-    stack.console = console
+    console = stack.console = Console(sys.stdout, tmp_path / LOG_FILE, stack.now).install()
     try:
         after = get_logger("stack_console_after")  # a module imported lazily, on a first invocation
         before.info("case resolved", extra={"case_id": CASE})
