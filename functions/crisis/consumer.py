@@ -37,13 +37,12 @@ from functions.crisis.escalation import (
     Step,
 )
 from functions.crisis.paging import Sender
-from functions.crisis.ports import Ports, default_ports, publish
+from functions.crisis.ports import EVENT_TYPES, Ports, default_ports, publish
 from functions.crisis.store import MAX_RACES, CaseRecord, next_due
 
 logger = get_logger("crisis")
 
 MAX_CODE_TRIES = 12
-EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
 ALARM_METRICS = {
     "no_responder": "CrisisNoResponder",
     "escalation_exhausted": "CrisisUnacknowledged",
