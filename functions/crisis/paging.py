@@ -64,6 +64,25 @@ class Sender:
         except DomainError as exc:  # the timeline must not stop a page
             logger.warning("timeline write failed", extra={"case_id": self.case_id, "error": type(exc).__name__})
 
+    def record_send(
+        self,
+        outcome: str,
+        prefix: str,
+        key: str,
+        sent: str,
+        failed: str,
+        *,
+        reason_field: str = "reason",
+        **details: Any,
+    ) -> None:
+        """The timeline entry of a send made in this run (``send_once``'s ``outcome``): ``sent`` at
+        ``<prefix>#<key>``, or ``failed`` at ``<prefix>fail#<key>`` with the reason under
+        ``reason_field``; nothing for a send made earlier, skipped or in flight."""
+        if outcome == "sent":
+            self.event(f"{prefix}#{key}", sent, **details)
+        elif outcome.startswith("failed:"):
+            self.event(f"{prefix}fail#{key}", failed, **details, **{reason_field: outcome.split(":", 1)[1]})
+
     def send_once(self, ledger_key: str, send: Callable[[], str]) -> str:
         """Claim, send, mark. Returns "sent" (now), "done" (earlier), "failed:<reason>" (now),
         "skip" (failed earlier) or "busy" (in flight elsewhere: ``pending`` is set)."""
@@ -130,15 +149,17 @@ class Sender:
                 outcome = self.send_once(
                     page.key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
                 )
-            who = {"round": page.round + 1, "tier": page.tier + 1, "member": member.name, "channel": page.channel}
+            who: dict[str, Any] = {
+                "round": page.round + 1,
+                "tier": page.tier + 1,
+                "member": member.name,
+                "channel": page.channel,
+            }
             if outcome in ("sent", "done"):
                 results.append(PageResult(page, True))
-                if outcome == "sent":
-                    self.event(f"page#{page.key}", "paged", **who)
             elif outcome == "skip" or outcome.startswith("failed:"):
                 results.append(PageResult(page, False))
-                if outcome.startswith("failed:"):
-                    self.event(f"pagefail#{page.key}", "page_failed", **who, reason=outcome.split(":", 1)[1])
+            self.record_send(outcome, "page", page.key, "paged", "page_failed", **who)
         logger.info(
             "tier paged",
             extra={
@@ -167,16 +188,10 @@ class Sender:
             )
             key = f"{action.key}#{index}"
             outcome = self.send_once(key, partial(self.ports.email.send_email, Email(address, mail.subject, mail.text)))
-            if outcome == "sent":
-                self.event(f"always#{key}", "always_emailed", reason=action.reason, to=address)
-            elif outcome.startswith("failed:"):
-                self.event(
-                    f"alwaysfail#{key}",
-                    "always_email_failed",
-                    reason=action.reason,
-                    to=address,
-                    error=outcome.split(":", 1)[1],
-                )
+            fields = {"reason": action.reason, "to": address}
+            self.record_send(
+                outcome, "always", key, "always_emailed", "always_email_failed", reason_field="error", **fields
+            )
 
     def ack_notices(self, record: CaseRecord, action: NotifyAcknowledged) -> None:
         state, roster = record.state, record.roster
@@ -195,16 +210,7 @@ class Sender:
                     outcome = self.send_once(
                         key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
                     )
-                if outcome == "sent":
-                    self.event(f"told#{key}", "told", member=member.name, channel=channel)
-                elif outcome.startswith("failed:"):
-                    self.event(
-                        f"toldfail#{key}",
-                        "told_failed",
-                        member=member.name,
-                        channel=channel,
-                        reason=outcome.split(":", 1)[1],
-                    )
+                self.record_send(outcome, "told", key, "told", "told_failed", member=member.name, channel=channel)
 
     def patient_sms(self, phone: str, replied: bool) -> None:
         key = f"patient#{self.case_id}#{_phone_tag(phone)}"
@@ -213,7 +219,4 @@ class Sender:
             return
         text = messages.patient_crisis_sms(self.settings.clinic_name, self.settings.clinic_phone)
         outcome = self.send_once(key, lambda: self.send_sms(phone, text))
-        if outcome == "sent":
-            self.event(f"patient#{key}", "patient_notified", channel="sms")
-        elif outcome.startswith("failed:"):
-            self.event(f"patientfail#{key}", "patient_notice_failed", channel="sms", reason=outcome.split(":", 1)[1])
+        self.record_send(outcome, "patient", key, "patient_notified", "patient_notice_failed", channel="sms")
