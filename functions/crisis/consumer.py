@@ -12,26 +12,16 @@ Logs carry ids and outcomes only; names, numbers and addresses go to the timelin
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import datetime
 from typing import Any
 
 from functions.core import ids
 from functions.core.clock import iso
-from functions.core.errors import (
-    ConflictError,
-    DomainError,
-    OptedOutError,
-    PermanentError,
-    RetryableError,
-)
+from functions.core.errors import ConflictError, RetryableError
 from functions.core.log import get_logger
-from functions.core.messaging import Email
 from functions.core.queues import QueuePort
-from functions.core.settings import get_settings
-from functions.crisis import codes, escalation, items, messages, store
+from functions.crisis import codes, escalation, items, store
 from functions.crisis.escalation import (
     Action,
     AlwaysEmailReason,
@@ -46,36 +36,18 @@ from functions.crisis.escalation import (
     ScheduleCheck,
     Step,
 )
-from functions.crisis.links import Recipient, make_link
-from functions.crisis.ports import Ports, default_ports, link_base, publish, signing_key
+from functions.crisis.paging import Sender
+from functions.crisis.ports import EVENT_TYPES, Ports, default_ports, publish
 from functions.crisis.store import MAX_RACES, CaseRecord, next_due
 
 logger = get_logger("crisis")
 
-STALE_CLAIM = timedelta(seconds=60)
 MAX_CODE_TRIES = 12
-EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
-
-
 ALARM_METRICS = {
     "no_responder": "CrisisNoResponder",
     "escalation_exhausted": "CrisisUnacknowledged",
     "tier_unreachable": "CrisisTierUnreachable",
 }
-
-
-def _failure_reason(exc: Exception) -> str:
-    if isinstance(exc, OptedOutError):
-        return "opted_out"
-    if isinstance(exc, RetryableError):
-        return "provider_unavailable"
-    if isinstance(exc, PermanentError):
-        return "provider_refused"
-    return "failed"
-
-
-def _phone_tag(phone: str) -> str:
-    return hashlib.sha256(phone.encode("utf-8")).hexdigest()[:16]
 
 
 Decision = Callable[[CaseRecord], tuple[CaseState, list[Action]]]
@@ -101,23 +73,8 @@ def _after_paging(results: list[PageResult], at: datetime) -> Decision:
     return decide
 
 
-class _Run:
-    """One consumer invocation's work on one case."""
-
-    def __init__(self, case_id: str, at: datetime, ports: Ports) -> None:
-        self.case_id = case_id
-        self.at = at
-        self.ports = ports
-        self.settings = get_settings()
-        self.pending = False  # a send is in flight elsewhere, or its ledger write failed
-        self._key: str | None = None
-
-    # ---- plumbing
-    @property
-    def key(self) -> str:
-        if self._key is None:
-            self._key = signing_key()
-        return self._key
+class _Run(Sender):
+    """One consumer invocation's work on one case: decide, store, then act (the sends: ``Sender``)."""
 
     def load(self) -> CaseRecord:
         record = store.load_case(self.case_id)
@@ -125,12 +82,6 @@ class _Run:
             # The writer commits the case before it queues the event: a missing case is a fault.
             raise RetryableError("crisis event for a case that is not stored")
         return record
-
-    def event(self, key: str, event_type: str, **details: Any) -> None:
-        try:
-            store.add_event(self.case_id, key, self.at, event_type, **details)
-        except DomainError as exc:  # the timeline must not stop a page
-            logger.warning("timeline write failed", extra={"case_id": self.case_id, "error": type(exc).__name__})
 
     def transition(self, decide: Decision, first: CaseRecord | None = None) -> tuple[CaseRecord, list[Action]]:
         """Decide on the stored case and store the result if it changed (optimistic lock)."""
@@ -153,7 +104,6 @@ class _Run:
                 record = None
         raise RetryableError("crisis case keeps changing")
 
-    # ---- starting
     def start(self, record: CaseRecord) -> CaseRecord:
         """Initialise escalation on a case as the opener stored it (no state, no roster yet)."""
         for _ in range(MAX_RACES):
@@ -203,7 +153,6 @@ class _Run:
         # About 920,000 codes: a dozen collisions in a row means the store is wrong, not unlucky.
         raise RetryableError("no free case code")
 
-    # ---- carrying out actions
     def drive(self, record: CaseRecord, actions: list[Action]) -> CaseRecord:
         """Carry out ``actions``; escalate in-process while a step turns out unreachable."""
         for _ in range(200):  # bounded by rounds x tiers (at most 11 x 10)
@@ -281,150 +230,6 @@ class _Run:
             logger.warning("alarm metric failed", extra={"case_id": self.case_id, "error": type(exc).__name__})
         self.event(f"alarm#{action.kind}#{ids.new_id('alm')}", "alarm", alarm=action.kind)
 
-    # ---- the send ledger
-    def send_once(self, ledger_key: str, send: Callable[[], str]) -> str:
-        """Claim, send, mark. Returns "sent" (now), "done" (earlier), "failed:<reason>" (now),
-        "skip" (failed earlier) or "busy" (in flight elsewhere: ``pending`` is set)."""
-        status = store.claim_send(self.case_id, ledger_key, self.at, STALE_CLAIM)
-        if status == "sent":
-            return "done"
-        if status == "failed":
-            return "skip"
-        if status == "busy":
-            self.pending = True
-            return "busy"
-        try:
-            provider_id = send()
-        except DomainError as exc:
-            reason = _failure_reason(exc)
-            try:
-                store.mark_failed(self.case_id, ledger_key, self.at, reason)
-            except DomainError:
-                self.pending = True
-            return f"failed:{reason}"
-        except Exception as exc:  # not an answer from the provider: leave the claim, retry after it goes stale
-            logger.error("send raised unexpectedly", extra={"case_id": self.case_id, "error": type(exc).__name__})
-            self.pending = True
-            return "busy"
-        try:
-            store.mark_sent(self.case_id, ledger_key, self.at, provider_id)
-        except Exception as exc:
-            # Sent, but not recorded: the claim goes stale and a redelivery sends again.
-            logger.error(
-                "send ledger not updated after a send", extra={"case_id": self.case_id, "error": type(exc).__name__}
-            )
-            self.pending = True
-        return "sent"
-
-    def send_sms(self, phone: str, text: str) -> str:
-        from functions.core.contacts import sms_opted_out
-
-        try:
-            opted_out = sms_opted_out(phone)
-        except DomainError:
-            opted_out = False  # cannot tell: try, SNS refuses opted-out numbers itself
-        if opted_out:
-            raise OptedOutError("recipient opted out of SMS")
-        return self.ports.sms.send_sms(phone, text)
-
-    # ---- pages
-    def page(self, record: CaseRecord, pages: list[PageMember]) -> list[PageResult]:
-        state, roster = record.state, record.roster
-        assert state is not None and roster is not None
-        clinic = self.settings.clinic_name
-        links: dict[MemberRef, str] = {}
-        results: list[PageResult] = []
-        for page in pages:
-            member = escalation.member_at(roster, page.ref)
-            if page.ref not in links:
-                links[page.ref] = make_link(
-                    self.key, link_base(), self.case_id, Recipient.member(page.tier, page.member_index), now=self.at
-                )
-            link = links[page.ref]
-            if page.channel == "sms":
-                text = messages.staff_alert_sms(clinic, state.code, state.urgency, link)
-                outcome = self.send_once(page.key, partial(self.send_sms, member.phone, text))
-            else:
-                mail = messages.staff_alert_email(clinic, state.code, state.urgency, link)
-                outcome = self.send_once(
-                    page.key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
-                )
-            who = {"round": page.round + 1, "tier": page.tier + 1, "member": member.name, "channel": page.channel}
-            if outcome in ("sent", "done"):
-                results.append(PageResult(page, True))
-                if outcome == "sent":
-                    self.event(f"page#{page.key}", "paged", **who)
-            elif outcome == "skip" or outcome.startswith("failed:"):
-                results.append(PageResult(page, False))
-                if outcome.startswith("failed:"):
-                    self.event(f"pagefail#{page.key}", "page_failed", **who, reason=outcome.split(":", 1)[1])
-        logger.info(
-            "tier paged",
-            extra={
-                "case_id": self.case_id,
-                "round": state.round,
-                "tier": state.tier,
-                "pages": len(pages),
-                "delivered": sum(r.delivered for r in results),
-            },
-        )
-        return results
-
-    def always_email(self, record: CaseRecord, action: NotifyAlwaysEmail) -> None:
-        state = record.state
-        assert state is not None
-        recipients: list[tuple[str, Recipient]] = [(addr, Recipient.always(i)) for i, addr in enumerate(action.to)]
-        if not recipients:
-            recipients = [(self.settings.intake_staff_email, Recipient.fallback())]
-        rounds = record.roster.rounds if record.roster is not None else None
-        if action.reason == "exhausted":
-            self.event("exhausted", "chain_exhausted", rounds=rounds)
-        for index, (address, recipient) in enumerate(recipients):
-            link = make_link(self.key, link_base(), self.case_id, recipient, now=self.at)
-            mail = messages.always_email_message(
-                self.settings.clinic_name, state.code, state.urgency, action.reason, link, rounds
-            )
-            key = f"{action.key}#{index}"
-            outcome = self.send_once(key, partial(self.ports.email.send_email, Email(address, mail.subject, mail.text)))
-            if outcome == "sent":
-                self.event(f"always#{key}", "always_emailed", reason=action.reason, to=address)
-            elif outcome.startswith("failed:"):
-                self.event(
-                    f"alwaysfail#{key}",
-                    "always_email_failed",
-                    reason=action.reason,
-                    to=address,
-                    error=outcome.split(":", 1)[1],
-                )
-
-    def ack_notices(self, record: CaseRecord, action: NotifyAcknowledged) -> None:
-        state, roster = record.state, record.roster
-        if state is None or roster is None:
-            return
-        clinic = self.settings.clinic_name
-        for ref in action.recipients:
-            member = escalation.member_at(roster, ref)
-            for channel in escalation.CHANNELS:
-                key = action.key(ref, channel)
-                if channel == "sms":
-                    text = messages.ack_notice_sms(clinic, state.code, action.acked_by.name)
-                    outcome = self.send_once(key, partial(self.send_sms, member.phone, text))
-                else:
-                    mail = messages.ack_notice_email(clinic, state.code, action.acked_by.name)
-                    outcome = self.send_once(
-                        key, partial(self.ports.email.send_email, Email(member.email, mail.subject, mail.text))
-                    )
-                if outcome == "sent":
-                    self.event(f"told#{key}", "told", member=member.name, channel=channel)
-                elif outcome.startswith("failed:"):
-                    self.event(
-                        f"toldfail#{key}",
-                        "told_failed",
-                        member=member.name,
-                        channel=channel,
-                        reason=outcome.split(":", 1)[1],
-                    )
-
     def pending_notices(self, record: CaseRecord) -> CaseRecord:
         """Send the "acknowledged by ..." notices an acknowledgement left pending, then clear them."""
         state = record.state
@@ -441,25 +246,12 @@ class _Run:
         except ConflictError:
             return self.load()  # changed meanwhile: the sweep comes back; the ledger drops repeats
 
-    # ---- patient side
     def notify_patient(self, record: CaseRecord) -> None:
         """The 988 / 911 text to a patient whose text message opened the case (once)."""
         phone = record.data.get("phone")
         if record.data.get("source") != "sms" or not isinstance(phone, str) or not phone:
             return
         self.patient_sms(phone, bool(record.data.get("patient_replied")))
-
-    def patient_sms(self, phone: str, replied: bool) -> None:
-        key = f"patient#{self.case_id}#{_phone_tag(phone)}"
-        if replied:  # the inbound-SMS workflow answered with 988 / 911 at once
-            self.event(f"patient#{key}", "patient_notified", channel="sms", by="inbound_reply")
-            return
-        text = messages.patient_crisis_sms(self.settings.clinic_name, self.settings.clinic_phone)
-        outcome = self.send_once(key, lambda: self.send_sms(phone, text))
-        if outcome == "sent":
-            self.event(f"patient#{key}", "patient_notified", channel="sms")
-        elif outcome.startswith("failed:"):
-            self.event(f"patientfail#{key}", "patient_notice_failed", channel="sms", reason=outcome.split(":", 1)[1])
 
     def signals(self, record: CaseRecord) -> None:
         """Record new signals on the timeline; a signal by SMS gets the patient text (once per phone)."""
@@ -480,7 +272,6 @@ class _Run:
             if signal.get("source") == "sms" and isinstance(phone, str) and phone:
                 self.patient_sms(phone, bool(signal.get("patient_replied")))
 
-    # ---- timers and repair
     def check_due(self, record: CaseRecord, body: dict[str, Any]) -> CaseRecord:
         state, roster = record.state, record.roster
         if state is None or roster is None or not state.waiting:

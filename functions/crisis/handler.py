@@ -13,6 +13,7 @@ from functions.core.batch import PoisonMessage, json_body, run_sqs_batch
 from functions.core.clock import now
 from functions.core.errors import DomainError
 from functions.core.log import get_logger
+from functions.crisis.ports import EVENT_TYPES
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -27,7 +28,6 @@ def _consumer() -> ModuleType:
 
 bp = Blueprint(__name__)
 logger = get_logger("escalate_crisis")
-EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
 
 
 def _handle(record: SQSRecord) -> None:

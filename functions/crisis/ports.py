@@ -14,6 +14,9 @@ from functions.core.settings import get_settings
 
 logger = get_logger("crisis")
 
+#: The crisis queue's message types.
+EVENT_TYPES = frozenset({"case_opened", "signal_added", "ack_due", "acknowledged"})
+
 
 class AlarmPort(Protocol):
     def alarm(self, metric: str) -> None:
