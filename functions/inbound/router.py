@@ -16,7 +16,7 @@ from functions.core.errors import OptedOutError
 from functions.core.messaging import SmsPort, SnsSms
 from functions.inbound.keywords import InboundIntent, IntentKind, classify
 from functions.reminders import store, templates
-from functions.reminders.attendance import confirm_next
+from functions.reminders.confirm import confirm_next
 from functions.reminders.templates import clinic
 
 CANNOT_READ_EVERY = timedelta(hours=24)

@@ -1,4 +1,4 @@
-"""A person's place in a session: confirmation (reply C), attendance and its follow-ups, the staff view."""
+"""Attendance and its follow-ups (missed-session messages, the clinician's task), and the staff session view."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError
 from functions.core.links import staff_intake_url
 from functions.core.settings import get_settings
-from functions.reminders import schedule, store
+from functions.reminders import schedule, store, timing
 from functions.reminders.people import CHANNELS, person_of
 from functions.reminders.store import Record, parse_time
 
@@ -70,7 +70,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
     for channel in CHANNELS:
         reason = person.block(channel)
         tz = person.tz or "UTC"
-        due = schedule.next_allowed(at, tz)
+        due = timing.next_allowed(at, tz)
         job_key = f"{occurrence_id}|{key}|followup|{channel}"
         data = {
             "type": "followup",
@@ -154,26 +154,3 @@ def session_view(occurrence_id: str) -> dict[str, Any]:
         ],
         "messages": dict(sorted(jobs.items())),
     }
-
-
-def confirm_next(phone: str, at: datetime) -> tuple[datetime, str] | None:
-    """Mark the sender's next upcoming occurrence confirmed; (start, zone) or None."""
-    best: Record | None = None
-    for part in store.partition(store.phone_pk(phone), store.PHONE_PART_PREFIX):
-        person = str(part.info.get("participant", ""))
-        upcoming = store.partition(
-            store.person_pk(person),
-            after=f"{store.PERSON_OCC_PREFIX}{iso(at)}",
-            before=f"{store.PERSON_OCC_PREFIX}~",
-            limit=10,
-        )
-        first = next((u for u in upcoming if u.state != "cancelled"), None)
-        if first is not None and (best is None or first.sk < best.sk):
-            best = first
-    if best is None:
-        return None
-    store.update(
-        best.pk, best.sk, [Record.confirmed_at.set(iso(at)), Record.updated_at.set(iso(at))], Record.pk.exists()
-    )
-    info = best.info
-    return parse_time(info["starts_at"]), str(info.get("tz") or "UTC")

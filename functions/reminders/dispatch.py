@@ -17,7 +17,7 @@ from functions.core.errors import OptedOutError, PermanentError, RetryableError
 from functions.core.log import get_logger
 from functions.core.messaging import Attachment, Email, EmailPort, SesEmail, SmsPort, SnsSms
 from functions.core.settings import get_settings
-from functions.reminders import schedule, store, templates
+from functions.reminders import store, templates, timing
 from functions.reminders.planning import extend_series
 from functions.reminders.store import SENDING, SENT, SKIPPED, Record, parse_time
 
@@ -181,17 +181,17 @@ class _Dispatcher:
         if channel == "sms" and info["to"] in opted:
             return "opted_out"
         if kind == "reminder":
-            plan = schedule.PlannedReminder(
+            plan = timing.PlannedReminder(
                 info["window"],
                 parse_time(info["starts_at"]),
                 parse_time(info["nominal_at"]),
                 parse_time(info["send_at"]),
             )
-            return schedule.send_block(plan, now, tz)
+            return timing.send_block(plan, now, tz)
         if kind == "followup":
             if now > parse_time(info["created_at"]) + FOLLOWUP_VALID_FOR:
                 return "too_late"
-            if schedule.is_quiet(now, tz):
+            if timing.is_quiet(now, tz):
                 return "not_due"
         return None
 
@@ -204,7 +204,7 @@ class _Dispatcher:
         reason = self.block(job, info, now, opted)
         if reason == "not_due":
             tz = str(info["tz"])
-            due = parse_time(info["send_at"]) if info.get("type") == "reminder" else schedule.next_allowed(now, tz)
+            due = parse_time(info["send_at"]) if info.get("type") == "reminder" else timing.next_allowed(now, tz)
             return "not_due", store.release(job, self.run_id, now, due)
         if reason is None and info.get("type") == "followup" and info.get("channel") == "sms":
             reason = self.reserve_cap(str(info["participant"]), str(info["tz"]), now)
@@ -267,7 +267,7 @@ class _Dispatcher:
         for _ in range(5):
             times, version = store.cap_times(person_key)
             sent = [parse_time(t) for t in times]
-            reason = schedule.cap_block(sent, now, tz, self.config.daily_cap, self.config.weekly_cap)
+            reason = timing.cap_block(sent, now, tz, self.config.daily_cap, self.config.weekly_cap)
             if reason is not None:
                 return reason
             keep = [t for t in sent if t > now - timedelta(days=8)] + [now]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from functions.reminders import schedule, store
+from functions.reminders import store, timing
+
+if TYPE_CHECKING:
+    from functions.reminders import schedule
 
 CHANNELS: tuple[Literal["sms", "email"], ...] = ("sms", "email")
 
@@ -61,8 +64,8 @@ def _tz_or_none(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        schedule.zone(name)
-    except schedule.UnknownTimeZoneError:
+        timing.zone(name)
+    except timing.UnknownTimeZoneError:
         return None
     return name
 

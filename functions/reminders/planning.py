@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.expressions.update import Action
 
 from functions.core.clock import iso
-from functions.reminders import schedule, store
+from functions.reminders import schedule, store, timing
 from functions.reminders.people import CHANNELS, Person, people_of
 from functions.reminders.store import PENDING, SENDING, SENT, SKIPPED, Record, parse_time
 
@@ -59,14 +59,14 @@ class ImportSummary:
 def plan_jobs(occ: schedule.Occurrence, person: Person, at: datetime, sequence: int) -> dict[str, Record]:
     """The reminder jobs of one person for one occurrence, keyed by sort key (nothing written)."""
     pk = store.occ_pk(occ.occurrence_id)
-    plans: dict[str, schedule.PlannedReminder] = {}
+    plans: dict[str, timing.PlannedReminder] = {}
     if person.tz is not None and person.block("sms") != "unknown_participant":
-        plans = {p.window: p for p in schedule.plan_reminders(occ.starts_at, person.tz, now=at)}
+        plans = {p.window: p for p in timing.plan_reminders(occ.starts_at, person.tz, now=at)}
     jobs: dict[str, Record] = {}
-    for window, before in schedule.WINDOWS:
+    for window, before in timing.WINDOWS:
         plan = plans.get(window)
         for channel in CHANNELS:
-            key = schedule.ledger_key(occ.occurrence_id, person.key, window, channel)
+            key = timing.ledger_key(occ.occurrence_id, person.key, window, channel)
             data: dict[str, Any] = {
                 "type": "reminder",
                 "key": key,
@@ -232,7 +232,7 @@ def cancel_stored_occurrence(occurrence_id: str, at: datetime) -> ImportSummary:
 
 def _series_due(expanded_until: datetime, series: schedule.SeriesSpec) -> str | None:
     """When a series item is due again (its horizon needs extending); None once it has ended."""
-    last = schedule.local_instant(series.until, time(23, 59), series.zone, prefer="later")
+    last = timing.local_instant(series.until, time(23, 59), series.zone, prefer="later")
     if series.status == "cancelled" or expanded_until > last:
         return None
     return iso(expanded_until - HORIZON + EXTEND_EVERY)

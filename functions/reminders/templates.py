@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from functions.reminders.schedule import zone
+from functions.reminders.timing import zone
 
 CONFIRM_LINE = "Reply C to confirm, STOP to opt out."
 OPT_OUT_LINE = "Reply STOP to opt out."

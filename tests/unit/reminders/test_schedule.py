@@ -1,4 +1,4 @@
-"""Sessions file, weekly series, reminder timing, quiet hours and caps."""
+"""Sessions file and weekly series (schedule.py); reminder timing, quiet hours and caps (timing.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from hypothesis import strategies as st
 from functions.reminders.schedule import (
     SeriesSpec,
     SessionsFileError,
+    expand_series,
+    occurrence_of,
+    parse_schedule_file,
+    parse_sessions_file,
+)
+from functions.reminders.timing import (
     UnknownTimeZoneError,
     cap_block,
-    expand_series,
     is_quiet,
     ledger_key,
     local_instant,
     max_shift,
-    occurrence_of,
-    parse_schedule_file,
-    parse_sessions_file,
     plan_reminders,
     send_block,
     within_caps,

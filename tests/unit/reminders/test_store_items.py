@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from functions.reminders import schedule, store
+from functions.reminders import store, timing
 
 AT = datetime(2027, 3, 9, 15, 0, tzinfo=UTC)
 
@@ -38,8 +38,8 @@ def test_keys() -> None:
 
 
 def test_next_allowed_waits_for_eight_in_the_morning_in_the_persons_zone() -> None:
-    assert schedule.next_allowed(AT, "America/New_York") == AT  # 10:00 there
+    assert timing.next_allowed(AT, "America/New_York") == AT  # 10:00 there
     late = datetime(2027, 3, 10, 3, 0, tzinfo=UTC)  # 22:00 the evening before in New York
     eight = datetime(2027, 3, 10, 13, 0, tzinfo=UTC)
-    assert schedule.next_allowed(late, "America/New_York") == eight
-    assert schedule.next_allowed(late + timedelta(hours=4), "America/New_York") == eight
+    assert timing.next_allowed(late, "America/New_York") == eight
+    assert timing.next_allowed(late + timedelta(hours=4), "America/New_York") == eight
