@@ -52,12 +52,22 @@ def high_risk_intake() -> dict[str, Any]:
     n = uuid.uuid4().int % 10000
     return intake_form(
         self_pay=True,
-        patient={"first_name": "Bench", "last_name": f"Patient{n}", "email": f"bench{n}@example.com",
-                 "phone": f"+1202555{n:04d}"},
+        patient={
+            "first_name": "Bench",
+            "last_name": f"Patient{n}",
+            "email": f"bench{n}@example.com",
+            "phone": f"+1202555{n:04d}",
+        },
         phq9=[2, 2, 2, 2, 2, 2, 2, 2, 2],
         gad7=[2, 2, 2, 2, 2, 2, 2],
-        cssrs={"wish_to_be_dead": True, "suicidal_thoughts": True, "thoughts_with_method": True, "intent": True,
-               "plan": False, "behavior_past_3_months": False},
+        cssrs={
+            "wish_to_be_dead": True,
+            "suicidal_thoughts": True,
+            "thoughts_with_method": True,
+            "intent": True,
+            "plan": False,
+            "behavior_past_3_months": False,
+        },
         consent={"signature": f"Bench Patient{n}"},
     )
 

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.harness import Stack, request
+from tests.factories import intake_form
 
 schemathesis = pytest.importorskip("schemathesis")  # requirements/dev.txt pins it
 
@@ -128,27 +129,7 @@ def run_examples(strategy: st.SearchStrategy[Any], examples: int, body: Callable
 
 
 # --------------------------------------------------------------------------- fixtures
-FORM: dict[str, Any] = {
-    "patient": {
-        "first_name": "Fuzz",
-        "last_name": "Tester",
-        "date_of_birth": "1988-02-29",
-        "email": "fuzz.tester@example.org",
-        "phone": "+13035550148",
-        "timezone": "America/Denver",
-        "address": {"line1": "1 Test St", "city": "Denver", "state": "CO", "postal_code": "80202"},
-    },
-    "current_location": {"same_as_address": True},
-    "emergency_contact": {"name": "Pat Tester", "relationship": "sibling", "phone": "+13035550149"},
-    "insurance": {"payer_id": "60054", "payer_name": "Aetna", "member_id": "W123456789"},
-    "screening": {
-        "phq9": [1, 1, 1, 1, 1, 1, 1, 1, 0],
-        "gad7": [1, 1, 1, 1, 1, 1, 1],
-        "cssrs": {"wish_to_be_dead": False, "suicidal_thoughts": False, "behavior_past_3_months": False},
-    },
-    "preferences": {"channels": ["sms", "email"], "session_times": ["evening"], "language": "en"},
-    "consent": {"telehealth": True, "privacy_notice": True, "sms": True, "email": True, "signature": "Fuzz Tester"},
-}
+FORM: dict[str, Any] = intake_form(phq9=[1, 1, 1, 1, 1, 1, 1, 1, 0], gad7=[1, 1, 1, 1, 1, 1, 1])  # tests/factories.py
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,15 @@ NOW = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
 CONFIG = service.ClinicConfig(
     clinic_name="Harbor  Clinic", intake_staff_email="intake@clinic.example", public_base_url="https://clinic.example/"
 )
-PHI = ("Zelda", "Quixotica", "zelda.quixotica@example.org", "2125550187", "1987-09-14", "WQX88231907",
-       "41 Orchard Lane")
+PHI = (
+    "Zelda",
+    "Quixotica",
+    "zelda.quixotica@example.org",
+    "2125550187",
+    "1987-09-14",
+    "WQX88231907",
+    "41 Orchard Lane",
+)
 
 
 def make_form(*, risky: bool = False, self_pay: bool = False, high: bool = False) -> IntakeRequest:
