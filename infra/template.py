@@ -123,7 +123,7 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
-ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # functions/insurance/service.py emits it
+ELIGIBILITY_API_FAILURE = "EligibilityApiFailure"  # functions/insurance/payer.py emits it
 CRISIS_ALARMS = {
     "CrisisUnacknowledged": "A crisis case is still unacknowledged after the last escalation round",
     "CrisisNoResponder": "A crisis case had no reachable on-call responder",
@@ -466,7 +466,7 @@ def merge_template() -> dict[str, Any]:
             "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
             "AlarmActions": [ref("OpsAlarmTopic")], "OKActions": [ref("OpsAlarmTopic")]}}
     # Crisis alarms from the EMF metrics escalate_crisis writes (namespace VirtualIOP; Powertools adds
-    # the "service" dimension). See functions/crisis/service.py ALARM_METRICS.
+    # the "service" dimension). See functions/crisis/consumer.py ALARM_METRICS.
     for metric, what in CRISIS_ALARMS.items():
         resources[metric + "Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": sub(f"{APP}-${{Stage}}-{metric}"),

@@ -99,19 +99,19 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not args.dry_run and args.confirm != args.intake_id:
         raise common.UsageError("erase needs --confirm with the same intake id (or --dry-run)")
     common.configure()
-    from functions.core import patient_records
+    from functions.core import patient_erase
     from functions.core.clock import now
 
     try:
         with _logs_to_stderr():
-            summary = patient_records.erase(
+            summary = patient_erase.erase(
                 args.intake_id,
                 at=now(),
                 operator=_operator(),
                 include_clinical_record=args.include_clinical_record,
                 dry_run=args.dry_run,
             )
-    except patient_records.EraseRefused as exc:
+    except patient_erase.EraseRefused as exc:
         raise common.UsageError(f"refused: {exc}") from None
     if summary is None:
         raise _no_intake(args.intake_id)

@@ -24,7 +24,7 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         raise common.UsageError(f"{args.file}: invalid roster: " + "; ".join(exc.reasons)) from None
     common.configure()
     from functions.core.clock import now
-    from functions.crisis.service import import_roster
+    from functions.crisis.roster import import_roster
 
     print(import_roster(data, at=now()))
     return 0

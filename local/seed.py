@@ -12,7 +12,7 @@ DEMO = Path(__file__).resolve().parent / "demo"
 def seed_roster(path: Path = DEMO / "roster.json") -> str:
     """Store the demo on-call roster (``local/demo/roster.json``) as the current roster."""
     from functions.core.clock import now
-    from functions.crisis.service import import_roster
+    from functions.crisis.roster import import_roster
 
     return import_roster(json.loads(path.read_text()), at=now())
 

@@ -469,11 +469,3 @@ def export(intake_id: str, *, at: datetime, operator: str) -> dict[str, Any] | N
     logger.info("patient records exported", extra={"intake_id": intake_id, "items": len(records.items)})
     return export_document(records, at=at)
 
-
-# re-export: erase moved to functions.core.patient_erase (lazily: that module imports this one)
-def __getattr__(name: str) -> Any:
-    if name in {"erase", "plan_erase", "EraseRefused", "OpenCrisisCase", "StillBeingStored", "ErasePlan", "Step"}:
-        from functions.core import patient_erase
-
-        return getattr(patient_erase, name)
-    raise AttributeError(name)

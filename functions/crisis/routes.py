@@ -23,7 +23,7 @@ from functions.core.log import get_logger
 from functions.crisis import messages
 
 if TYPE_CHECKING:
-    from functions.crisis import service
+    from functions.crisis.acknowledge import LinkView
 
 bp = Blueprint(__name__)
 logger = get_logger("crisis_routes")
@@ -64,7 +64,7 @@ def _page(status: int, title: str, body: str) -> Response:
     return Response(body=html, status_code=status, headers=dict(PAGE_HEADERS))
 
 
-def _refusal(view: service.LinkView) -> Response:
+def _refusal(view: LinkView) -> Response:
     if view.state == "used":
         return _page(
             410,
@@ -98,10 +98,10 @@ def _try_again() -> Response:
 
 @bp.route("/crisis/ack/{token}", methods=["GET"])
 def ack_link_page(token: str) -> Response:
-    from functions.crisis import service
+    from functions.crisis import acknowledge
 
     try:
-        view = service.view_ack_link(token)
+        view = acknowledge.view_ack_link(token)
     except DomainError as exc:
         logger.warning("ack link page failed", extra={"error": type(exc).__name__})
         return _try_again()
@@ -119,14 +119,14 @@ def ack_link_page(token: str) -> Response:
 
 @bp.route("/crisis/ack/{token}", methods=["POST"], content_types=ANY_CONTENT_TYPE)
 def ack_link_confirm(token: str) -> Response:
-    from functions.crisis import service
+    from functions.crisis import acknowledge
 
     try:
         check_body_size(bp.current_request)  # the form posts nothing; a flood is refused unread
     except RequestRejected:
         return _page(413, "Request too large", "<p>Press Confirm on the page the link opened.</p>")
     try:
-        view = service.acknowledge_by_link(token)
+        view = acknowledge.acknowledge_by_link(token)
     except DomainError as exc:  # nothing was decided: the link stays usable
         logger.warning("ack by link failed", extra={"error": type(exc).__name__})
         return _try_again()
@@ -160,16 +160,16 @@ def ack_link_confirm(token: str) -> Response:
 @staff_route(bp, "/staff/cases/{case_id}", methods=["GET"], cors_preflight=True, route_logger=logger)
 def staff_case(call: StaffCall, case_id: str) -> Response:
     """Read by the staff page (web/staff.html) from the website's origin."""
-    from functions.crisis import service
+    from functions.crisis import staff
 
-    return json_response(200, service.case_detail(case_id), call.headers)
+    return json_response(200, staff.case_detail(case_id), call.headers)
 
 
 @staff_route(bp, "/staff/cases/{case_id}/timeline.json", methods=["GET"], route_logger=logger)
 def staff_case_timeline(call: StaffCall, case_id: str) -> Response:
-    from functions.crisis import service
+    from functions.crisis import staff
 
-    export = service.case_timeline(case_id)
+    export = staff.case_timeline(case_id)
     return json_response(
         200,
         export,
@@ -191,9 +191,9 @@ def _resolve_note(body: object) -> str:
              route_logger=logger)
 def staff_case_resolve(call: StaffCall, case_id: str) -> Response:
     """Closes a case from the staff page on the website's origin (a JSON POST)."""
-    from functions.crisis import service
+    from functions.crisis import staff
 
     identity = call.identity
-    result = service.resolve_case(case_id, _resolve_note(call.body), identity.email or identity.subject)
+    result = staff.resolve_case(case_id, _resolve_note(call.body), identity.email or identity.subject)
     logger.info("case resolved by staff", extra={"case_id": case_id})
     return json_response(200, result, call.headers)

@@ -31,6 +31,3 @@ def dispatch_reminders(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("dispatch run", extra=result)
     return result
 
-
-# Moved to functions/inbound/handler.py (its own blueprint).
-from functions.inbound.handler import handle_inbound_sms as handle_inbound_sms  # noqa: E402  # re-export: moved

@@ -7,8 +7,6 @@ attendance and the staff session view :mod:`functions.reminders.attendance`; the
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.reminders.attendance import InvalidAttendance, record_attendance, session_view
 from functions.reminders.dispatch import DispatchConfig, dispatch
 from functions.reminders.planning import ImportSummary, UnknownParticipants, import_schedule
@@ -19,15 +17,8 @@ __all__ = [
     "InvalidAttendance",
     "UnknownParticipants",
     "dispatch",
-    "handle_inbound",
     "import_schedule",
     "record_attendance",
     "session_view",
 ]
 
-
-def handle_inbound(*args: Any, **kwargs: Any) -> str:
-    """Moved to :func:`functions.inbound.router.handle_inbound` (re-export, imported on first use)."""
-    from functions.inbound.router import handle_inbound as moved
-
-    return moved(*args, **kwargs)

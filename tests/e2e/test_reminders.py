@@ -1,7 +1,7 @@
 """Reminders in the local stack, driven by /_local/clock, /_local/tick and /_local/sms (issue 5).
 
 These tests boot their own stack (module scope): the schedule runner fires ``dispatch_reminders``
-only once the local clock is 5 minutes past its last run, so the clock must only move forward,
+once in each 5-minute slot of the local clock (:00, :05, ...), so the clock must only move forward,
 and the DST cases need dates in 2027 that other test files may already have passed. The tests run
 in date order; every session they import ends before the next test's dates, so each test's
 outbox is exactly its own. Patients are created through ``POST /intake``.
@@ -60,9 +60,9 @@ class Clinic:
         assert response.status == 200, response.body
 
     def tick(self, when: str) -> None:
-        """Move the clock to ``when`` and run what is due: ``dispatch_reminders`` runs when the clock
-        is 5 minutes past its last run (the stack's own runner may have run it when the clock last
-        moved), so every tick here is at least 5 minutes after the clock was last set."""
+        """Move the clock to ``when`` and run what is due: ``dispatch_reminders`` runs once in each
+        5-minute slot of the clock (the stack's own runner may have run it when the clock last
+        moved), so every tick here is in a later 5-minute slot than the clock was last set to."""
         self.at(when)
         self.stack.tick()
 
@@ -354,7 +354,7 @@ def test_a_crash_between_send_and_ledger_write_does_not_send_twice(clinic: Clini
     clinic.at("2027-07-12T12:00:00Z")
     clinic.import_sessions("jul", {"sessions": [one_off("e2e-jul", "2027-07-14T15:00:00-04:00", p.intake_id)]})
     clinic.tick("2027-07-13T18:58:00Z")
-    clinic.at("2027-07-13T19:00:30Z")
+    clinic.at("2027-07-13T18:59:30Z")
     # A run claimed the 24 h reminder, the provider accepted the SMS, and the run died before it
     # could record "sent": the claim (with its lease) and the message are all that is left.
     job = clinic.job("e2e-jul", f"patient:{p.intake_id}", "24h", "sms")

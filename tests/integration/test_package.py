@@ -29,7 +29,7 @@ HANDLERS = {  # the six Lambdas of infra/template.py (api, four workers, the out
     "APIHandler": "app.app",
     "CheckInsurance": "functions.insurance.handler.check_insurance",
     "DispatchReminders": "functions.reminders.handler.dispatch_reminders",
-    "HandleInboundSms": "functions.reminders.handler.handle_inbound_sms",
+    "HandleInboundSms": "functions.inbound.handler.handle_inbound_sms",
     "EscalateCrisis": "functions.crisis.handler.escalate_crisis",
     "RelayOutbox": "functions.intake.handler.relay_outbox",
 }

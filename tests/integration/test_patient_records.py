@@ -58,9 +58,9 @@ class World:
         self.clock = clock
         self.context = context
         self.load_event = load_event
-        from functions.crisis import service
+        from functions.crisis import roster
 
-        service.import_roster(ROSTER, at=clock.now())
+        roster.import_roster(ROSTER, at=clock.now())
 
     # ---- making patients through the workflows
     def intake(self, phone: str = "(212) 555-0187", email: str = PATIENT_EMAIL) -> Person:
@@ -78,9 +78,9 @@ class World:
         outbox.relay()  # what relay_outbox does off the request path
         self.check_insurance(submitted.intake_id)
         case_id = self.intake_item(submitted.intake_id)["crisis_case_id"]
-        from functions.crisis import service as crisis
+        from functions.crisis import consumer
 
-        crisis.handle_event({"case_id": case_id, "type": "case_opened", "event_id": f"evt-{case_id}"})
+        consumer.handle_event({"case_id": case_id, "type": "case_opened", "event_id": f"evt-{case_id}"})
         return Person(submitted.intake_id, case_id)
 
     def check_insurance(self, intake_id: str) -> None:
@@ -92,21 +92,21 @@ class World:
         assert check_insurance(event, self.context) == {"batchItemFailures": []}
 
     def acknowledge(self, person: Person) -> None:
-        from functions.crisis import service, store
+        from functions.crisis import sms, store
 
         code = store.load_case(person.case_id).state.code  # type: ignore[union-attr]
-        service.acknowledge_by_sms(ROSTER["tiers"][0]["members"][0]["phone"], f"ACK {code}", at=self.clock.now())
+        sms.acknowledge_by_sms(ROSTER["tiers"][0]["members"][0]["phone"], f"ACK {code}", at=self.clock.now())
 
     def resolve(self, person: Person) -> None:
-        from functions.crisis import service
+        from functions.crisis import staff
 
-        service.resolve_case(person.case_id, "Reached the patient; safety plan.", "lead@clinic.example")
+        staff.resolve_case(person.case_id, "Reached the patient; safety plan.", "lead@clinic.example")
 
     def plan_sessions(self, *intake_ids: str) -> None:
-        from functions.reminders import service
+        from functions.reminders import attendance, planning
 
         participants = [{"intake_id": i} for i in intake_ids]
-        service.import_schedule(
+        planning.import_schedule(
             {
                 "sessions": [
                     {"session_id": "s-next", "kind": "individual", "starts_at": NEXT_SESSION_AT,
@@ -123,12 +123,12 @@ class World:
             self.clock.now(),
         )  # fmt: skip
         for intake_id in intake_ids:
-            service.record_attendance("s-past", intake_id, "attended", self.clock.now())
+            attendance.record_attendance("s-past", intake_id, "attended", self.clock.now())
 
     def text(self, sender: str, body: str) -> str:
-        from functions.reminders import service
+        from functions.inbound.router import handle_inbound
 
-        return service.handle_inbound(sender, body, self.clock.now(), message_id=f"in-{sender}-{body}")
+        return handle_inbound(sender, body, self.clock.now(), message_id=f"in-{sender}-{body}")
 
     def full_patient(self, *, resolved: bool = True) -> Person:
         person = self.intake()
@@ -171,7 +171,7 @@ class World:
     def snapshot(self) -> dict[str, list[str]]:
         return {
             name: sorted(json.dumps(r, sort_keys=True, default=str) for r in self.table(name))
-            for name in ("intakes", "crisis", "reminders", "contacts", "eligibility", "idempotency")
+            for name in ("intakes", "crisis", "reminders", "contacts", "eligibility")
         }
 
     def audits(self, intake_id: str) -> list[dict[str, Any]]:
@@ -236,11 +236,11 @@ def test_export_of_a_full_patient_holds_every_section_and_is_audited(
     summary = next(r for r in doc["eligibility"] if r["sk"] == "SUMMARY")
     assert summary["status"] == "active" and summary["data"]["copay"] == 30.0
     assert any(r["pk"] == "ACTIVE#2026-03" for r in doc["eligibility"])
-    assert doc["idempotency"] == []
+    assert "idempotency" not in doc  # no such table: intake idempotency lives on the intake item
     assert {s["occurrence_id"] for s in doc["sessions"]} >= {"s-next", "s-past"}
     mine = [(p["intake_id"], p["role"]) for s in doc["sessions"] for p in s["participants"]]
     assert set(mine) == {(person.intake_id, "patient")}
-    assert {entry["what"] for entry in doc["not_included"]} >= {"idempotency table"}
+    assert {entry["what"] for entry in doc["not_included"]} >= {"inbound SMS reply ledgers (reminders table, INBOUND#)"}
 
     audits = world.audits(person.intake_id)
     assert [a["data"]["action"] for a in audits] == ["export"]
@@ -334,7 +334,7 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
 def test_erase_stops_every_send_keeps_the_clinical_record_and_the_stop_ledger(
     world: World, iop: Callable[..., tuple[int, str, str]], phi_guard: Any, api_calls: list[tuple[str, str]]
 ) -> None:
-    from functions.reminders import service
+    from functions.reminders import dispatch
 
     phi_guard.register(OTHER_PHONE, OTHER_EMAIL)
     person = world.intake()
@@ -363,7 +363,7 @@ def test_erase_stops_every_send_keeps_the_clinical_record_and_the_stop_ledger(
     sms_before, email_before = len(world.aws.sent_sms()), len(world.aws.sent_email())
     for at in ("2026-03-02T23:01:00Z", "2026-03-03T14:10:00Z", "2026-03-03T21:01:00Z"):
         world.clock.set(utc(at))
-        service.dispatch(clock=world.clock.now)
+        dispatch.dispatch(clock=world.clock.now)
     sms = world.aws.sent_sms()[sms_before:]
     emails = [m.destinations for m in world.aws.sent_email()[email_before:]]
     assert any(to == OTHER_PHONE for to, _ in sms)

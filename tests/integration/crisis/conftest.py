@@ -245,7 +245,7 @@ class Crisis:
 
     def inbound_sms(self, sender: str, text: str) -> dict[str, Any]:
         """A two-way SMS through the real ``handle_inbound_sms`` (events/sqs_inbound_sms.json)."""
-        from functions.reminders.handler import handle_inbound_sms
+        from functions.inbound.handler import handle_inbound_sms
         from tests.conftest import read_event
 
         event = read_event("sqs_inbound_sms")

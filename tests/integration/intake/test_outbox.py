@@ -126,10 +126,10 @@ def test_a_duplicate_case_opened_pages_on_call_staff_once(
 ) -> None:
     """The inline crisis relay and the stream may, at worst, both publish: escalate_crisis is
     idempotent, so a duplicate case_opened pages nobody twice."""
-    from functions.crisis import service as crisis
+    from functions.crisis import roster
     from functions.crisis.handler import escalate_crisis
 
-    crisis.import_roster(ROSTER, at=fixed_clock.now())
+    roster.import_roster(ROSTER, at=fixed_clock.now())
     api.post("/intake", form(risky=True))
     [message] = aws.receive_all("crisis-events")
     event = aws.as_sqs_event("crisis-events", [message])

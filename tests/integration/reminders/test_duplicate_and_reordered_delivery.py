@@ -114,11 +114,11 @@ def test_insurance_checks_twice_and_reversed_store_one_result_and_email_once(
 def test_crisis_events_duplicated_in_a_batch_and_a_stale_timer_after_the_ack_page_once(
     aws: Any, clock: Any, lambda_context: Any, load_event: Any
 ) -> None:
-    from functions.crisis import service as crisis
+    from functions.crisis import roster, sms
     from functions.crisis.handler import escalate_crisis
     from functions.intake.handler import relay_outbox
 
-    crisis.import_roster(ROSTER, at=clock.now())
+    roster.import_roster(ROSTER, at=clock.now())
     submit(clock, risky=True)
     relay_outbox({"Records": outbox_events(aws)}, lambda_context)  # the case_opened event reaches its queue
     [opened] = [m for m in aws.receive_all("crisis-events") if json.loads(m["Body"])["type"] == "case_opened"]
@@ -146,7 +146,7 @@ def test_crisis_events_duplicated_in_a_batch_and_a_stale_timer_after_the_ack_pag
     # the ACK arrives, then the stale timers again (reversed order): nobody is paged again
     code = next(json.loads(i["data"]["S"])["code"] for i in
                 aws.dynamodb.scan(TableName=aws.tables["crisis"])["Items"] if i["sk"]["S"] == "CASE")
-    crisis.acknowledge_by_sms("+12025550113", f"ACK {code}", at=clock.now())
+    sms.acknowledge_by_sms("+12025550113", f"ACK {code}", at=clock.now())
     deliver(aws.receive_all("crisis-events") + timers)
     clock.advance(30 * 60)
     escalate_crisis(sweep, lambda_context)

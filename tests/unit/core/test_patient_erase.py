@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.core import patient_erase, patient_records
+from functions.core import patient_erase
 from functions.core.models import ContactItem, CrisisItem, IntakeItem, ReminderItem
 from functions.core.patient_records import Found, PatientRecords
 
@@ -23,10 +23,10 @@ def _intake() -> Found:
     return Found("intakes", "intake", IntakeItem("INTAKE#itk-1", "INTAKE", kind="intake", data={}))
 
 
-def test_erase_can_be_imported_first_and_is_still_reached_through_patient_records() -> None:
-    code = "import functions.core.patient_erase as e, functions.core.patient_records as r; assert r.erase is e.erase"
+def test_erase_imports_on_its_own() -> None:
+    """patient_erase builds on patient_records; importing it first in a fresh process works."""
+    code = "import functions.core.patient_erase as e; assert callable(e.erase)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
-    assert patient_records.EraseRefused is patient_erase.EraseRefused
 
 
 def test_an_open_crisis_case_refuses_the_erase() -> None:
