@@ -26,13 +26,15 @@ class Parser(argparse.ArgumentParser):
 
 
 def read_json(path: str) -> Any:
-    """The JSON document in ``path``; a ``UsageError`` when it is missing or not JSON."""
+    """The JSON document in ``path``; a ``UsageError`` when it is missing, not UTF-8 or not JSON."""
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"{path}: no such file")
     try:
-        return json.loads(file.read_text())
-    except ValueError as exc:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 

@@ -15,30 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from iop import common
 
 
-def _read_json(path: str) -> tuple[Any, str | None]:
-    file = Path(path)
-    if not file.is_file():
-        return None, f"{path}: no such file"
-    try:
-        return json.loads(file.read_text(encoding="utf-8")), None
-    except UnicodeDecodeError:
-        return None, f"{path}: not UTF-8 text"
-    except json.JSONDecodeError as exc:
-        return None, f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})"
-
-
 def cmd_sessions_import(args: argparse.Namespace) -> int:
     from functions.reminders import schedule
 
-    data, problem = _read_json(args.file)
-    if problem:
-        raise common.UsageError(problem)
+    data = common.read_json(args.file)
     try:
         schedule.parse_schedule_file(data)  # bad input is refused before touching AWS
     except schedule.SessionsFileError as exc:

@@ -237,6 +237,15 @@ def test_iop_roster_import_refuses_a_bad_roster_with_one_line(
     assert current is not None and current[1] == 1  # the stored roster is untouched
 
 
+def test_iop_roster_import_refuses_a_file_that_is_not_utf8(crisis: Crisis, tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "roster.json"
+    path.write_bytes(b'{"repeat": 1, "tiers": [\xff]}')
+    assert _iop("roster", "import", str(path)) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+    current = store.current_roster()
+    assert current is not None and current[1] == 1
+
+
 def test_iop_roster_import_never_echoes_a_bad_phone_number(crisis: Crisis, tmp_path: Path, capsys: Any) -> None:
     data: dict[str, Any] = roster_data()
     data["tiers"][0]["members"][0]["phone"] = "+1 999 12"
