@@ -30,11 +30,11 @@ def cmd_sessions_import(args: argparse.Namespace) -> int:
         raise common.UsageError(f"{args.file}: invalid sessions file: {exc}") from None
     common.configure()
     from functions.core.clock import now
-    from functions.reminders import service
+    from functions.reminders import planning
 
     try:
-        summary = service.import_schedule(data, now())
-    except (schedule.SessionsFileError, service.UnknownParticipants) as exc:
+        summary = planning.import_schedule(data, now())
+    except (schedule.SessionsFileError, planning.UnknownParticipants) as exc:
         raise common.UsageError(f"{args.file}: {exc}") from None
     print(json.dumps(summary.as_dict(), indent=2))
     return 0
@@ -44,15 +44,15 @@ def cmd_attendance_record(args: argparse.Namespace) -> int:
     common.configure()
     from functions.core.clock import now
     from functions.core.errors import ConflictError, NotFoundError
-    from functions.reminders import service
+    from functions.reminders import attendance
 
     try:
-        result = service.record_attendance(args.occurrence, args.intake_id, args.status, now())
+        result = attendance.record_attendance(args.occurrence, args.intake_id, args.status, now())
     except NotFoundError:
         raise common.UsageError("no such session, or the patient is not in it") from None
     except ConflictError:
         raise common.UsageError("the session was cancelled") from None
-    except service.InvalidAttendance as exc:
+    except attendance.InvalidAttendance as exc:
         raise common.UsageError(str(exc)) from None
     print(json.dumps(result, indent=2))
     return 0

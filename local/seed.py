@@ -42,11 +42,11 @@ def seed_patients(api_url: str, path: Path = DEMO / "patients.json") -> list[str
 def seed_sessions(intake_ids: list[str], path: Path = DEMO / "sessions.json") -> None:
     """Import the demo group series and a one-off visit, with the demo patients enrolled."""
     from functions.core.clock import now
-    from functions.reminders import service
+    from functions.reminders import planning
 
     data = json.loads(path.read_text())
     for series in data.get("series", []):
         series["participants"] = [{"intake_id": i} for i in intake_ids]
     for session in data.get("sessions", [])[:1]:
         session["participants"] = [{"intake_id": intake_ids[0]}]
-    service.import_schedule(data, now())
+    planning.import_schedule(data, now())

@@ -2,7 +2,7 @@
 
 ``iop patient export INTAKE_ID`` answers a HIPAA right-of-access request (:func:`export`);
 ``iop patient erase`` (:mod:`functions.core.patient_erase`) removes what the clinic may delete.
-The command lives in ``local/patient_cli.py``. Items are found by key, Query and BatchGetItem
+The command lives in ``iop/patient.py``. Items are found by key, Query and BatchGetItem
 only, never a Scan; what only a Scan could find is named in the export's ``not_included``. What
 is found, what the export holds, what erase keeps and the audit records: docs/security.md,
 "A person's records".

@@ -12,11 +12,11 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 
-def _service() -> ModuleType:
-    """The reminders service, imported on first use: the API Lambda imports this module too."""
-    from functions.reminders import service
+def _dispatch() -> ModuleType:
+    """The dispatcher, imported on first use: the API Lambda imports this module too."""
+    from functions.reminders import dispatch
 
-    return service
+    return dispatch
 
 
 bp = Blueprint(__name__)
@@ -27,7 +27,7 @@ logger = get_logger("reminders")
 @logger.inject_lambda_context(clear_state=True)
 def dispatch_reminders(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Stops claiming ~10 s before the timeout; what is left stays due for the next run.
-    result: dict[str, Any] = _service().dispatch(time_left_ms=context.get_remaining_time_in_millis)
+    result: dict[str, Any] = _dispatch().dispatch(time_left_ms=context.get_remaining_time_in_millis)
     logger.info("dispatch run", extra=result)
     return result
 

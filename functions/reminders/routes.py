@@ -45,10 +45,10 @@ def _attendance_body(body: Any) -> dict[str, str]:
              cors_preflight=True, route_logger=logger)
 def record_attendance(call: StaffCall, occurrence_id: str) -> Response:
     """Recorded from the staff page (web/staff.html?session=<id>) on the website's origin."""
-    from functions.reminders import service
+    from functions.reminders import attendance
 
     body = _attendance_body(call.body)
-    result = service.record_attendance(occurrence_id, body["intake_id"], body["status"], now())
+    result = attendance.record_attendance(occurrence_id, body["intake_id"], body["status"], now())
     logger.info(
         "attendance recorded",
         extra={"occurrence_id": occurrence_id, "status": body["status"], "clinician_task": result["clinician_task"]},
@@ -59,6 +59,6 @@ def record_attendance(call: StaffCall, occurrence_id: str) -> Response:
 @staff_route(bp, "/staff/sessions/{occurrence_id}", methods=["GET"], cors_preflight=True, route_logger=logger)
 def session_view(call: StaffCall, occurrence_id: str) -> Response:
     """Read by the staff page (web/staff.html?session=<id>) from the website's origin."""
-    from functions.reminders import service
+    from functions.reminders import attendance
 
-    return json_response(200, service.session_view(occurrence_id), call.headers)
+    return json_response(200, attendance.session_view(occurrence_id), call.headers)

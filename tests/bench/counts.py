@@ -19,7 +19,7 @@ What runs (moto in process, ``mock_aws``, provisioned from ``infra/merge-templat
    high-risk (a crisis case: ``crisis-events`` -> ``escalate_crisis`` pages the demo roster; a
    tier-1 member answers ``ACK <code>`` by SMS a few minutes later).
 3. **A representative week, scaled x4.35 to a month**: the patients in weekly group series (3
-   sessions a week, 180 min, groups of 10), imported with ``service.import_schedule`` on the
+   sessions a week, 180 min, groups of 10), imported with ``planning.import_schedule`` on the
    Sunday before (enrolment, counted with the intakes, with the first 24 h reminder); the clock
    then walks the week in 5-minute steps, firing every schedule that is due at each step (dispatch
    at its real rate, 2,016 runs; the 1-minute sweep once a step, its other runs costing exactly the
@@ -559,7 +559,7 @@ def simulate(patients: int, days: int = 7) -> dict[str, Any]:
                 fixed.advance(60)
                 pump.tick()
             # enrolment: the staff import the groups' weekly series (``iop sessions import``)
-            from functions.reminders import service
+            from functions.reminders import planning
 
             groups = [intake_ids[g:g + 10] for g in range(0, len(intake_ids), 10)]
             schedule = {"series": [
@@ -569,7 +569,7 @@ def simulate(patients: int, days: int = 7) -> dict[str, Any]:
                  "participants": [{"intake_id": x} for x in members]}
                 for g, members in enumerate(groups)]}
             fixed.set(WEEK_START - timedelta(hours=8))
-            service.import_schedule(schedule, fixed.now())
+            planning.import_schedule(schedule, fixed.now())
             # up to the week: the first 24 h reminder (Sunday 18:00 for Monday) belongs to enrolment,
             # so the week holds exactly its own reminders (the next Monday's 24 h one included)
             while fixed.now() < WEEK_START:

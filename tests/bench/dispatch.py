@@ -210,7 +210,7 @@ def run(sessions: int, due: int, workers: int, counter: ItemsRead, repeat: int =
     from moto import mock_aws
 
     from functions.core import clock
-    from functions.reminders import service, store
+    from functions.reminders import dispatch, store
     from local import emulator
     from local.provision import provision
     from tests.conftest import reset_caches
@@ -239,8 +239,8 @@ def run(sessions: int, due: int, workers: int, counter: ItemsRead, repeat: int =
                 write_due(due)
             counter.items, counter.calls, counter.query_s, counter.on = 0, Counter(), 0.0, True
             started = time.perf_counter()
-            result = service.dispatch(
-                time_left_ms=Context().get_remaining_time_in_millis, config=service.DispatchConfig(workers=workers)
+            result = dispatch.dispatch(
+                time_left_ms=Context().get_remaining_time_in_millis, config=dispatch.DispatchConfig(workers=workers)
             )
             runs.append((time.perf_counter() - started, counter.query_s, counter.items, dict(counter.calls), result))
             counter.on = False
