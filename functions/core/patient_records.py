@@ -25,6 +25,7 @@ from pynamodb.models import Model
 from functions.core import ids
 from functions.core.aws import aws_errors
 from functions.core.clock import iso
+from functions.core.contacts import sms_key
 from functions.core.errors import ConflictError
 from functions.core.intakes import INTAKE_SK, PROFILE_SK, intake_pk, patient_pk
 from functions.core.log import get_logger
@@ -274,7 +275,7 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
             items.append(Found("reminders", _reminder_kind(phone_item), phone_item))
 
     # contacts: the opt-out ledger of each number
-    for contact in _batch_get(ContactItem, ((f"SMS#{p}", "STATE") for p in phones)):
+    for contact in _batch_get(ContactItem, (sms_key(p) for p in phones)):
         items.append(Found("contacts", "sms_opt_out", contact))
 
     # eligibility

@@ -52,7 +52,7 @@ from functions.core.clock import iso
 from functions.core.clock import now as clock_now
 from functions.core.errors import ConflictError
 from functions.core.intakes import INTAKE_PREFIX, PATIENT_PREFIX, intake_key, patient_key, patient_pk
-from functions.core.models import ContactItem, IntakeItem, ReminderItem, bind_models, get_or_none, unbind_models
+from functions.core.models import IntakeItem, ReminderItem, bind_models, get_or_none, unbind_models
 
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
 DUE_PREFIX = "DUE#"
@@ -488,17 +488,8 @@ def load_patients(intake_ids: Iterable[str]) -> dict[str, PatientContact]:
 
 
 def opted_out(phones: Iterable[str]) -> set[str]:
-    """Which of ``phones`` are opted out of SMS (one BatchGetItem per 100, strongly consistent).
+    """Which of ``phones`` are opted out of SMS: the opt-out ledger's owner reads them
+    (:func:`functions.core.contacts.sms_opted_out_many`)."""
+    from functions.core.contacts import sms_opted_out_many
 
-    Reads the same ledger as ``functions.core.contacts.sms_opted_out`` (``SMS#<phone>`` /
-    ``STATE``), many numbers at once; a number without a record is not opted out."""
-    bind_models()
-    wanted = list(dict.fromkeys(phones))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 100):
-        keys = [(f"SMS#{phone}", "STATE") for phone in wanted[start : start + 100]]
-        with aws_errors("dynamodb", "BatchGetItem"):
-            for item in ContactItem.batch_get(keys, consistent_read=True):
-                if item.opted_out:
-                    found.add(item.pk.removeprefix("SMS#"))
-    return found
+    return sms_opted_out_many(phones)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from functions.core.contacts import set_sms_opt_out, sms_opted_out
+from functions.core.contacts import set_sms_opt_out, sms_opted_out, sms_opted_out_many
 from functions.core.settings import get_settings
 from functions.inbound.handler import handle_inbound_sms
 from tests.fakes import RecordingSms
@@ -158,6 +158,16 @@ def test_an_opted_out_number_gets_no_reply_to_ordinary_text(
     assert sms_opted_out(PATIENT) is True  # an ordinary reply does not opt back in
     assert sms_opted_out(OTHER) is False  # nor out
     assert _to(aws, PATIENT) == []
+
+
+def test_the_dispatchers_batch_read_sees_the_same_ledger_as_one_number(aws: Any) -> None:
+    numbers = [f"+1212555{n:04d}" for n in range(150)]  # more than one BatchGetItem of 100
+    set_sms_opt_out(numbers[3], True, datetime(2026, 3, 1, tzinfo=UTC))
+    set_sms_opt_out(numbers[120], True, datetime(2026, 3, 1, tzinfo=UTC))
+    set_sms_opt_out(numbers[7], True, datetime(2026, 3, 1, tzinfo=UTC))
+    set_sms_opt_out(numbers[7], False, datetime(2026, 3, 2, tzinfo=UTC))  # START again
+    assert sms_opted_out_many(numbers + numbers[:5]) == {numbers[3], numbers[120]}
+    assert {n for n in numbers if sms_opted_out(n)} == {numbers[3], numbers[120]}
 
 
 def test_raw_message_delivery_is_understood_too(aws: Any, sample: dict[str, Any], lambda_context: Any) -> None:
