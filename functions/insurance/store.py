@@ -336,9 +336,13 @@ def staff_eligibility(intake_id: str) -> dict[str, Any] | None:
     from functions.core.models import EligibilityItem, get_or_none
 
     item = get_or_none(EligibilityItem, *summary_key(intake_id))
-    if item is None:
-        return None
-    eligibility = dict(item.data or {})
-    eligibility.setdefault("status", item.status)
-    eligibility["updated_at"] = item.updated_at
+    return None if item is None else eligibility_for_staff(item.data, item.status, item.updated_at)
+
+
+def eligibility_for_staff(data: dict[str, Any] | None, status: str | None, updated_at: str | None) -> dict[str, Any]:
+    """The staff view's ``eligibility`` from a stored summary item's ``data``, ``status`` and
+    ``updated_at`` (a check still pending has only the status)."""
+    eligibility = dict(data or {})
+    eligibility.setdefault("status", status)
+    eligibility["updated_at"] = updated_at
     return eligibility

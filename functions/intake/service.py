@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
-from functions.core.intakes import intake_key, intake_pk, patient_key, patient_pk
+from functions.core.intakes import intake_key, patient_key, patient_pk
 from functions.core.links import staff_intake_url
 from functions.core.models import CrisisItem, IntakeItem
 from functions.core.outbox import OutboxEvent, embed
@@ -440,12 +440,15 @@ def staff_view(intake_id: str, store: IntakeStore | None = None) -> dict[str, An
         from functions.core.outbox import pending_record
 
         patient = pending_record(*intake_key(intake_id), patient_pk(str(intake.get("patient_id")))) or {}
-    eligibility_item = store.get_item("eligibility", intake_pk(intake_id), "SUMMARY")
-    eligibility: dict[str, Any] | None = None
-    if eligibility_item is not None:
-        eligibility = dict(eligibility_item.get("data") or {})
-        eligibility.setdefault("status", eligibility_item.get("status"))
-        eligibility["updated_at"] = eligibility_item.get("updated_at")
+    from functions.insurance.store import eligibility_for_staff, summary_key
+
+    eligibility_item = store.get_item("eligibility", *summary_key(intake_id))
+    eligibility = (
+        None
+        if eligibility_item is None
+        else eligibility_for_staff(eligibility_item.get("data"), eligibility_item.get("status"),
+                                   eligibility_item.get("updated_at"))
+    )
     answers: dict[str, Any] = intake.get("answers") or {}
     contact = {
         key: patient.get(key)
