@@ -51,7 +51,8 @@ named like PHI (``PHONE``, ``PATIENT``, ``EMAIL``, ``DOB``, ``BIRTH``, ``MEMBER_
 Matching
   * names: each word of a name of 4 characters or more, case-insensitive, as a substring, except
     inside a random-looking token (a run of 16 or more URL-safe base64 characters with a digit:
-    signed links, ULIDs, hashes), where a 4-letter name turns up by chance ("FUZz").
+    signed links, ULIDs, hashes; or of 32 or more with or without one: the emulator's SES
+    message ids), where a 4-letter name turns up by chance ("FUZz", "szalexqckrzt").
     Words shorter than 4 characters ("Ann", "Li", "Q") are not matched: they occur inside
     ordinary words and ids. Words that are also common words of this code base or of the test
     data are not matched either (:data:`COMMON_WORDS`: "Sample", "Demo", "Example", ...: the
@@ -236,14 +237,19 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 def _inside_token(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` lies inside a random-looking token: a run of 16+ URL-safe
-    base64 characters with a digit in it (signed links, ULIDs, hashes, request ids)."""
+    base64 characters with a digit in it (signed links, ULIDs, hashes, request ids), or a run of
+    32+ of them with or without a digit (the emulator's SES message ids are 60 lowercase letters
+    and hyphens: "...-szalexqckrzt-..." holds "alex" by chance; nobody writes a name into 32
+    characters without a space or a dot)."""
     left, right = start, end
     while left > 0 and text[left - 1] in _TOKEN_CHARS:
         left -= 1
     while right < len(text) and text[right] in _TOKEN_CHARS:
         right += 1
     run = text[left:right]
-    return (left, right) != (start, end) and len(run) >= 16 and any(c.isdigit() for c in run)
+    if (left, right) == (start, end):
+        return False
+    return len(run) >= 32 or (len(run) >= 16 and any(c.isdigit() for c in run))
 
 
 def classify(value: str) -> str:

@@ -160,6 +160,9 @@ def test_the_stack_log_and_outbox_of_e2e_runs_are_scanned() -> None:
         ("Ann and Li", []),  # names shorter than 4 characters are not matched
         ("/ack?t=eyJ3Zelda9xQ_k2Lm", []),  # inside a random token: chance
         ("JordanSample_rivera", [("name", "Jordan"), ("name", "rivera")]),  # no digit: not a token
+        # a 60-letter SES message id on the stack's console: machine-made, "alex" inside is chance
+        ("email sent hswlkrodhjsbzusq-mvskkqum-aevz-sghx-jugj-szalexqckrzt-etconf", []),
+        ("jordan-sample-rivera-jordan", [("name", "jordan"), ("name", "rivera"), ("name", "jordan")]),
     ],
 )
 def test_matching_rules(text: str, found: list[tuple[str, str]]) -> None:
