@@ -39,6 +39,9 @@ from functions.core.models import (
     get_or_none,
 )
 from functions.core.outbox import OUTBOX_SHARDS
+from functions.crisis import items as crisis_items
+from functions.insurance import store as eligibility_keys
+from functions.reminders import store as reminder_keys
 
 logger = get_logger("patient_records")
 
@@ -130,7 +133,7 @@ class PatientRecords:
     def open_cases(self) -> list[str]:
         """Case ids of the person's cases that are not resolved (acknowledged ones included)."""
         return [
-            f.data.get("case_id") or f.pk.removeprefix("CASE#")
+            f.data.get("case_id") or crisis_items.case_id_of(f.pk)
             for f in self.of("crisis_case")
             if f.data.get("status", "open") != "resolved"
         ]
@@ -149,7 +152,7 @@ class PatientRecords:
 
 
 def _belongs(participant: str, intake_id: str) -> bool:
-    return participant == f"patient:{intake_id}" or participant.startswith(f"family:{intake_id}:")
+    return reminder_keys.participant_of(participant, intake_id)
 
 
 def _months(start: datetime, end: datetime) -> list[str]:
@@ -225,17 +228,17 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
         case_ids.append(str(intake_data["crisis_case_id"]))
     markers: list[tuple[CrisisItem, bool]] = []  # (marker, keyed by phone)
     for subject, by_phone in [(intake_id, False), *((p, True) for p in phones)]:
-        marker = _get(CrisisItem, f"OPEN#{subject}", "OPEN")
+        marker = _get(CrisisItem, *crisis_items.open_key(subject))
         if marker is not None and (marker.data or {}).get("case_id"):
             markers.append((marker, by_phone))
     cases: dict[str, list[CrisisItem]] = {}
     for case_id in case_ids:
-        cases[case_id] = _query(CrisisItem, f"CASE#{case_id}")
+        cases[case_id] = _query(CrisisItem, crisis_items.case_pk(case_id))
     for marker, by_phone in markers:
         case_id = str((marker.data or {})["case_id"])
         if case_id not in cases:
-            found = _query(CrisisItem, f"CASE#{case_id}")
-            head = next((c for c in found if c.sk == "CASE"), None)
+            found = _query(CrisisItem, crisis_items.case_pk(case_id))
+            head = next((c for c in found if c.sk == crisis_items.CASE_SK), None)
             named = (head.data or {}).get("intake_id") if head is not None else None
             if by_phone and named not in (None, intake_id):
                 continue  # the number's case belongs to another intake (a shared phone)
@@ -244,8 +247,8 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
     for case_id, case_items in cases.items():
         for case_item in case_items:
             items.append(Found("crisis", _crisis_kind(case_item.sk), case_item))
-            if case_item.sk == "CASE" and (case_item.data or {}).get("code"):
-                code = _get(CrisisItem, f"CODE#{case_item.data['code']}", "CODE")
+            if case_item.sk == crisis_items.CASE_SK and (case_item.data or {}).get("code"):
+                code = _get(CrisisItem, *crisis_items.code_key(str(case_item.data["code"])))
                 if code is not None and (code.data or {}).get("case_id") == case_id:
                     items.append(Found("crisis", "crisis_code", code))
 
@@ -269,8 +272,9 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
         if email not in emails:
             emails.append(email)
     for phone in phones:
-        for phone_item in _query(ReminderItem, f"PHONE#{phone}"):
-            if phone_item.sk.startswith("PART#") and not _belongs(phone_item.sk.removeprefix("PART#"), intake_id):
+        for phone_item in _query(ReminderItem, reminder_keys.phone_pk(phone)):
+            part = reminder_keys.PHONE_PART_PREFIX
+            if phone_item.sk.startswith(part) and not _belongs(phone_item.sk.removeprefix(part), intake_id):
                 continue  # someone else at the same number
             items.append(Found("reminders", _reminder_kind(phone_item), phone_item))
 
@@ -279,11 +283,11 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
         items.append(Found("contacts", "sms_opt_out", contact))
 
     # eligibility
-    for result in _query(EligibilityItem, f"INTAKE#{intake_id}"):
+    for result in _query(EligibilityItem, intake_pk(intake_id)):
         items.append(Found("eligibility", f"eligibility_{result.kind}", result))
     since = _parse_time(intake.created_at) or now
     months = _months(since, now)
-    for active in _batch_get(EligibilityItem, ((f"ACTIVE#{m}", f"INTAKE#{intake_id}") for m in months)):
+    for active in _batch_get(EligibilityItem, (eligibility_keys.active_key(m, intake_id) for m in months)):
         items.append(Found("eligibility", "eligibility_active_month", active))
 
     return PatientRecords(
@@ -303,7 +307,7 @@ def _reminders(
     intake_id: str, items: list[Found]
 ) -> tuple[list[dict[str, Any]], list[Found], list[str], list[str], list[str]]:
     """Reminder items of the intake's participants; (sessions, series, person keys, phones, emails)."""
-    keys = [f"patient:{intake_id}"]
+    keys = [reminder_keys.patient_participant(intake_id)]
     seen_keys: set[str] = set()
     occurrences: dict[str, ReminderItem | None] = {}
     phones: list[str] = []
@@ -314,22 +318,22 @@ def _reminders(
         key = next(k for k in keys if k not in seen_keys)
         seen_keys.add(key)
         new_occurrences: list[str] = []
-        for item in _query(ReminderItem, f"PERSON#{key}"):
+        for item in _query(ReminderItem, reminder_keys.person_pk(key)):
             items.append(Found("reminders", _reminder_kind(item), item))
             occurrence_id = (item.data or {}).get("occurrence_id")
             if item.kind == "person_occ" and occurrence_id and occurrence_id not in occurrences:
                 occurrences[str(occurrence_id)] = None
                 new_occurrences.append(str(occurrence_id))
         for occurrence_id in new_occurrences[:MAX_OCCURRENCES]:
-            for item in _query(ReminderItem, f"OCC#{occurrence_id}"):
+            for item in _query(ReminderItem, reminder_keys.occ_pk(occurrence_id)):
                 info = dict(item.data or {})
-                if item.sk == "OCC":
+                if item.sk == reminder_keys.OCC_SK:
                     occurrences[occurrence_id] = item
                     mine = [p for p in info.get("participants", []) if p.get("intake_id") == intake_id]
                     for participant in mine:
                         family = participant.get("family") or {}
                         if family.get("contact_id"):
-                            family_key = f"family:{intake_id}:{family['contact_id']}"
+                            family_key = reminder_keys.family_participant(intake_id, str(family["contact_id"]))
                             if family_key not in keys:
                                 keys.append(family_key)
                         for value, out in ((family.get("phone"), phones), (family.get("email"), emails)):
@@ -356,7 +360,7 @@ def _reminders(
                         keys.append(participant)
     series = [
         Found("reminders", "series", item)
-        for item in _batch_get(ReminderItem, ((f"SERIES#{s}", "SERIES") for s in series_ids))
+        for item in _batch_get(ReminderItem, (reminder_keys.series_key(s) for s in series_ids))
     ]
     sessions.sort(key=lambda s: str(s.get("starts_at") or ""))
     return sessions, series, keys, phones, emails

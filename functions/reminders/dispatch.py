@@ -120,7 +120,7 @@ class _Dispatcher:
         try:
             pk, sk = str(pointer.info["pk"]), str(pointer.info["sk"])
             now = self.clock()
-            if sk == "SERIES":
+            if sk == store.SERIES_SK:
                 return pointer, None, self.series(pointer, pk, sk, now)
             if self.out_of_time():
                 self.stopped = True

@@ -247,8 +247,7 @@ def _save_series(series: schedule.SeriesSpec, expanded_until: datetime, at: date
     due_at = _series_due(expanded_until, series)
     store.put(
         Record(
-            store.series_pk(series.series_id),
-            "SERIES",
+            *store.series_key(series.series_id),
             kind="series",
             state=series.status,
             data={"spec": _series_json(series), "expanded_until": iso(expanded_until)},

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from functions.reminders.store import family_participant, patient_participant
 from functions.reminders.timing import local_instant, require_aware, zone
 
 SessionKind = Literal["group", "individual", "family", "psychiatry"]
@@ -140,8 +141,8 @@ class Participant(_Model):
     def key(self) -> str:
         """Stable, PHI-free key of this participant within an occurrence (send-ledger keys)."""
         if self.family is not None:
-            return f"family:{self.intake_id}:{self.family.contact_id}"
-        return f"patient:{self.intake_id}"
+            return family_participant(self.intake_id, self.family.contact_id)
+        return patient_participant(self.intake_id)
 
 
 def _aware_text(value: Any) -> Any:

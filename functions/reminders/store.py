@@ -96,8 +96,32 @@ def occ_pk(occurrence_id: str) -> str:
     return f"OCC#{occurrence_id}"
 
 
+SERIES_SK = "SERIES"
+
+
 def series_pk(series_id: str) -> str:
     return f"SERIES#{series_id}"
+
+
+def series_key(series_id: str) -> tuple[str, str]:
+    return series_pk(series_id), SERIES_SK
+
+
+def patient_participant(intake_id: str) -> str:
+    """A patient's PHI-free participant key (person partitions, send ledgers, phone links)."""
+    return f"patient:{intake_id}"
+
+
+def family_participant(intake_id: str, contact_id: str) -> str:
+    """A family member's participant key: their patient's intake and the contact's id."""
+    return f"family:{intake_id}:{contact_id}"
+
+
+def participant_of(participant_key: str, intake_id: str) -> bool:
+    """Whether ``participant_key`` is the patient of ``intake_id`` or one of their family members."""
+    return participant_key == patient_participant(intake_id) or participant_key.startswith(
+        family_participant(intake_id, "")
+    )
 
 
 def series_occ_sk(occurrence_id: str) -> str:
