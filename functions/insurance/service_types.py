@@ -8,6 +8,12 @@ payers ignore every code after the first, and a payer that does not support a co
 its ``30`` response, so asking is harmless), and the answers are merged
 (``interpret.merge``).
 
+In code list 1365, CE/CF are the mental-health *provider* inpatient/outpatient benefits, CG/CH the
+mental-health *facility* inpatient/outpatient ones (an IOP billed by a facility: CH is asked), and
+CI/CJ the substance-abuse facility ones. CJ is read but not asked by default: it describes the
+H0015 substance-use programme, which a mental-health IOP (S9480) does not bill; a clinic that runs
+a substance-use IOP adds ``CJ`` to its sequence with ``load_config``.
+
 ``DEFAULT_CONFIG`` holds the default sequence and the per-payer overrides this code base knows;
 a deployment can load its own mapping with ``load_config`` (a JSON object, e.g. from settings):
 
@@ -47,14 +53,18 @@ SERVICE_TYPE_NAMES: Mapping[str, str] = {
     "BB": "Partial Hospitalization (Psychiatric)",
     "CE": "Mental Health Provider - Inpatient",
     "CF": "Mental Health Provider - Outpatient",
-    "CG": "Substance Abuse Facility - Inpatient",
-    "CH": "Substance Abuse Facility - Outpatient",
+    "CG": "Mental Health Facility - Inpatient",
+    "CH": "Mental Health Facility - Outpatient",
+    "CI": "Substance Abuse Facility - Inpatient",
+    "CJ": "Substance Abuse Facility - Outpatient",
 }
 
 # Which answer's figures describe an IOP best: mental-health outpatient first, then general
-# mental health, then the neighbouring outpatient levels of care. Inpatient codes (A5, A7, CE,
-# CG) never supply figures. Plan-level (30, or no service type) ranks after all of these.
-FIGURE_PREFERENCE: tuple[str, ...] = ("CF", "A8", "MH", "A6", "BB", "CH", "A4", "AI", "AJ", "AK")
+# mental health, then the neighbouring outpatient levels of care (CH: a mental-health facility's
+# outpatient benefit), then substance use (AI, AJ, AK, and CJ, a substance-abuse facility's
+# outpatient benefit: H0015 programmes). Inpatient codes (A5, A7, CE, CG, CI) never supply
+# figures. Plan-level (30, or no service type) ranks after all of these.
+FIGURE_PREFERENCE: tuple[str, ...] = ("CF", "A8", "MH", "A6", "BB", "CH", "A4", "AI", "AJ", "AK", "CJ")
 # The codes whose "not covered" (EB01 I) means the IOP itself is not covered.
 PRIMARY_OUTPATIENT: frozenset[str] = frozenset({"CF", "A8", "MH"})
 # Procedure codes (EB13 / III) that name IOP itself: HCPCS per diems and UB-04 revenue codes.

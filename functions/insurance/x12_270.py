@@ -51,9 +51,22 @@ class EligibilityRequest:
 _NAME_LIMITS = {"last": 60, "first": 35, "org": 60}
 
 
+# Letters that Unicode does not decompose into an ASCII letter plus accents: their usual Latin
+# transliteration (ICAO Doc 9303 machine-readable names, which payers' member files follow).
+_TRANSLITERATION = str.maketrans({
+    "Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe",
+    "ß": "ss", "ẞ": "SS", "Þ": "TH", "þ": "th", "Ð": "D", "ð": "d", "Đ": "D", "đ": "d",
+    "Ħ": "H", "ħ": "h", "\u0131": "i", "Ŀ": "L", "ŀ": "l", "Ŧ": "T", "ŧ": "t", "Ŋ": "N", "ŋ": "n",
+    "ĸ": "q", "Ɨ": "I", "ɨ": "i", "Ƶ": "Z", "ƶ": "z",
+    "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u2010": "-", "\u2011": "-",
+    "\u2012": "-", "\u2013": "-", "\u2014": "-",
+})  # fmt: skip
+
+
 def x12_text(value: str) -> str:
-    """Upper-case, accents removed, only characters of the X12 extended set kept."""
-    decomposed = unicodedata.normalize("NFKD", value)
+    """Upper-case, accents removed, other letters transliterated (Ł -> L, Ø -> O, Æ -> AE, ß -> SS,
+    Þ -> TH, Ð -> D), only characters of the X12 extended set kept."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_TRANSLITERATION))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     kept = "".join(ch if (ch.isascii() and ch.isprintable()) else " " for ch in plain)
     return " ".join(kept.upper().split())
