@@ -351,12 +351,54 @@ class EmergencyContact(_Form):
         return phone
 
 
+class Subscriber(_Form):
+    """The policy holder when the patient is not (a parent, a spouse): the 270 names them."""
+
+    first_name: NameText
+    last_name: NameText
+    date_of_birth: Annotated[date, BeforeValidator(_iso_date)]
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _date_of_birth(cls, value: date, info: ValidationInfo) -> date:
+        today = _today(info)
+        if value > today:
+            raise _fail("dob_future", "Date of birth can't be in the future")
+        if age_on(value, today) > MAX_AGE:
+            raise _fail("dob_old", "Check the year of the date of birth")
+        return value
+
+
 class Insurance(_Form):
     payer_id: ShortText
     payer_name: OptionalLongText = None
     member_id: ShortText
     group_number: OptionalShortText = None
     subscriber_relationship: SubscriberRelationship = "self"
+    subscriber: Subscriber | None = Field(
+        default=None,
+        description="The policy holder, when subscriber_relationship is not self (optional: without it "
+        "the patient is sent as the subscriber)",
+    )
+
+    @model_validator(mode="after")
+    def _subscriber_only_for_dependents(self) -> Insurance:
+        if self.subscriber is not None and self.subscriber_relationship == "self":
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=_fail(
+                            "subscriber_self",
+                            "Leave the policy holder out when you are the policy holder, or choose how "
+                            "you are related to them",
+                        ),
+                        loc=("subscriber",),
+                        input=None,
+                    )
+                ],
+            )
+        return self
 
 
 class Cssrs(_Form):
@@ -494,6 +536,7 @@ _BY_FIELD: dict[tuple[_Pattern, str], str] = {
     (("consent", "telehealth"), "*"): _AGREE_MSG,
     (("consent", "privacy_notice"), "*"): _AGREE_MSG,
     (("patient", "date_of_birth"), "*"): MSG_DATE,
+    (("insurance", "subscriber", "date_of_birth"), "*"): MSG_DATE,
     (("patient", "phone"), "string_type"): MSG_PHONE,
     (("emergency_contact", "phone"), "string_type"): MSG_PHONE,
     (("patient", "email"), "string_type"): MSG_EMAIL,
