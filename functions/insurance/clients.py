@@ -2,7 +2,8 @@
 
 - :class:`JsonEligibilityClient`: the Optum / Change Healthcare Medical Network Eligibility v3 API
   (Stedi serves the same shape): ``POST {base_url}/medicalnetwork/eligibility/v3`` with
-  ``controlNumber``, ``tradingPartnerServiceId``, ``provider``, ``subscriber`` and ``encounter``;
+  ``controlNumber``, ``tradingPartnerServiceId``, ``provider``, ``subscriber``, ``dependents``
+  (when the patient is not the subscriber) and ``encounter``;
   the response is read by ``summarize_json``. Standard library only (``urllib``): a
   timeout per request, and retries with exponential backoff and jitter on 429, 5xx and network
   errors (honouring ``Retry-After``), never on another 4xx. A 4xx whose body is an eligibility
@@ -33,7 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from http.client import HTTPException
 from typing import Any, Literal, Protocol
@@ -83,9 +84,24 @@ class ClientConfigError(PermanentError):
     """The eligibility API secret is missing or malformed (names the field, never a value)."""
 
 
+SentAs = Literal["subscriber", "dependent"]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A subscriber who is not the patient (a parent, a spouse). ``repr`` hides them."""
+
+    first_name: str = field(repr=False)
+    last_name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
+
+
 @dataclass(frozen=True)
 class Inquiry:
-    """Who to ask about: one patient, sent as the subscriber. ``repr`` hides the patient."""
+    """Who to ask about: one patient (``first_name`` ... ``date_of_birth``) and the card's
+    member id. With a ``subscriber`` (and ``relationship`` spouse, child or other) the inquiry
+    names the subscriber with the member id and the patient as their dependent; without one the
+    patient is sent as the subscriber. ``repr`` hides the people."""
 
     payer_id: str
     payer_name: str | None
@@ -97,6 +113,17 @@ class Inquiry:
     provider_npi: str = SIMULATOR_NPI
     provider_name: str = "CLINIC"
     service_date: date | None = None
+    subscriber: Person | None = field(default=None, repr=False)
+    relationship: str = "self"
+
+    @property
+    def sent_as(self) -> SentAs:
+        """How the patient goes out: ``dependent`` (with a subscriber) or ``subscriber``."""
+        return "dependent" if self.subscriber is not None and self.relationship != "self" else "subscriber"
+
+    def patient_as_subscriber(self) -> Inquiry:
+        """The same inquiry with the patient sent as the subscriber (payers with unique ids)."""
+        return replace(self, subscriber=None, relationship="self")
 
 
 @dataclass(frozen=True)
@@ -107,6 +134,7 @@ class PayerResponse:
     summary: CoverageSummary
     raw: str = field(repr=False)
     format: Format
+    sent_as: SentAs = "subscriber"
 
 
 class EligibilityClient(Protocol):
@@ -136,20 +164,29 @@ class SimulatorClient:
         self, inquiry: Inquiry, service_type: str, *, now: datetime, deadline: float | None = None
     ) -> PayerResponse:
         from functions.insurance import simulator
-        from functions.insurance.reader_271 import summarize_271
+        from functions.insurance.reader_271 import Patient, summarize_271
         from functions.insurance.x12 import X12Error
-        from functions.insurance.x12_270 import EligibilityRequest, build_270
+        from functions.insurance.x12_270 import RELATIONSHIP_CODES, Dependent, EligibilityRequest, build_270
 
         control = control_number()
+        holder: Person | Inquiry = inquiry
+        dependent = None
+        if inquiry.sent_as == "dependent" and inquiry.subscriber is not None:
+            holder = inquiry.subscriber
+            dependent = Dependent(
+                inquiry.first_name, inquiry.last_name, inquiry.date_of_birth,
+                RELATIONSHIP_CODES.get(inquiry.relationship, "34"),
+            )  # fmt: skip
         request = EligibilityRequest(
             payer_id=inquiry.payer_id,
             payer_name=inquiry.payer_name or inquiry.payer_id,
             provider_npi=inquiry.provider_npi,
             provider_name=inquiry.provider_name,
             member_id=inquiry.member_id,
-            first_name=inquiry.first_name,
-            last_name=inquiry.last_name,
-            date_of_birth=inquiry.date_of_birth,
+            first_name=holder.first_name,
+            last_name=holder.last_name,
+            date_of_birth=holder.date_of_birth,
+            dependent=dependent,
             service_type=service_type,
             service_date=inquiry.service_date,
             group_number=inquiry.group_number,
@@ -168,10 +205,10 @@ class SimulatorClient:
         except X12Error as exc:  # the simulator could not read our 270: our bug, not the patient's
             raise InquiryError(f"the payer could not read the inquiry: {exc}") from None
         try:
-            summary = summarize_271(text_271)
+            summary = summarize_271(text_271, Patient(inquiry.last_name, inquiry.date_of_birth))
         except EligibilityParseError as exc:
             raise PayerProtocolError(f"the payer's 271 could not be read: {exc}") from None
-        return PayerResponse(service_type, summary, text_271, "x12")
+        return PayerResponse(service_type, summary, text_271, "x12", inquiry.sent_as)
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,23 +269,40 @@ class JsonEligibilityClient:
 
     @staticmethod
     def request_body(inquiry: Inquiry, service_type: str, *, control: str, now: datetime) -> dict[str, Any]:
-        """The v3 request for one service type."""
+        """The v3 request for one service type: the patient as the ``subscriber``, or (an
+        inquiry with a subscriber) the subscriber with the member id and the patient as the one
+        entry of ``dependents`` with its ``individualRelationshipCode`` (01, 19, 34)."""
+        from functions.insurance.x12_270 import RELATIONSHIP_CODES
+
+        holder: Person | Inquiry = inquiry
+        if inquiry.subscriber is not None and inquiry.sent_as == "dependent":
+            holder = inquiry.subscriber
         subscriber: dict[str, Any] = {
             "memberId": inquiry.member_id.strip(),
-            "firstName": inquiry.first_name.strip(),
-            "lastName": inquiry.last_name.strip(),
-            "dateOfBirth": inquiry.date_of_birth.strftime("%Y%m%d"),
+            "firstName": holder.first_name.strip(),
+            "lastName": holder.last_name.strip(),
+            "dateOfBirth": holder.date_of_birth.strftime("%Y%m%d"),
         }
         if inquiry.group_number:
             subscriber["groupNumber"] = inquiry.group_number.strip()
         service_date = inquiry.service_date or now.date()
-        return {
+        body: dict[str, Any] = {
             "controlNumber": control,
             "tradingPartnerServiceId": inquiry.payer_id.strip(),
             "provider": {"organizationName": inquiry.provider_name, "npi": inquiry.provider_npi},
             "subscriber": subscriber,
-            "encounter": {"serviceTypeCodes": [service_type], "dateOfService": service_date.strftime("%Y%m%d")},
         }
+        if holder is not inquiry:
+            body["dependents"] = [
+                {
+                    "firstName": inquiry.first_name.strip(),
+                    "lastName": inquiry.last_name.strip(),
+                    "dateOfBirth": inquiry.date_of_birth.strftime("%Y%m%d"),
+                    "individualRelationshipCode": RELATIONSHIP_CODES.get(inquiry.relationship, "34"),
+                }
+            ]
+        body["encounter"] = {"serviceTypeCodes": [service_type], "dateOfService": service_date.strftime("%Y%m%d")}
+        return body
 
     def _post(self, payload: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
@@ -290,6 +344,8 @@ class JsonEligibilityClient:
             raise InquiryError("the clinic's NPI must be 10 digits")
         if not inquiry.member_id.strip() or not inquiry.last_name.strip():
             raise InquiryError("the member id and the patient's last name are required")
+        if inquiry.sent_as == "dependent" and inquiry.subscriber and not inquiry.subscriber.last_name.strip():
+            raise InquiryError("the subscriber's last name is required")
         body = self.request_body(inquiry, service_type, control=control_number(), now=now)
         payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
         last = "no try"
@@ -320,14 +376,14 @@ class JsonEligibilityClient:
                 log = {"service_type": service_type, "try": tries, "http_status": status, "elapsed_ms": elapsed_ms}
                 if 200 <= status < 300:
                     logger.info("eligibility API answered", extra=log)
-                    return self._answer(service_type, raw)
+                    return self._answer(service_type, raw, inquiry.sent_as)
                 if status == 429 or status >= 500:
                     logger.warning("eligibility API busy or failing", extra=log)
                     last = f"HTTP {status}"
                     wait = _retry_after(headers.get("retry-after"))
                 else:
                     logger.warning("eligibility API refused the request", extra=log)
-                    return self._rejected(service_type, status, raw)
+                    return self._rejected(service_type, status, raw, inquiry.sent_as)
             if attempt == self.max_retries:
                 break
             delay = self.backoff * (2**attempt) * (0.5 + random.random() / 2)  # jitter
@@ -338,14 +394,14 @@ class JsonEligibilityClient:
             self._sleep(delay)
         raise PayerUnreachable(f"the eligibility API did not answer after {tries} tries ({last})")
 
-    def _answer(self, service_type: str, raw: bytes) -> PayerResponse:
+    def _answer(self, service_type: str, raw: bytes, sent_as: SentAs = "subscriber") -> PayerResponse:
         try:
             summary = summarize_json(self._decode(raw))
         except EligibilityParseError as exc:
             raise PayerProtocolError(f"the eligibility response could not be read: {exc}") from None
-        return PayerResponse(service_type, summary, raw.decode("utf-8"), "json")
+        return PayerResponse(service_type, summary, raw.decode("utf-8"), "json", sent_as)
 
-    def _rejected(self, service_type: str, status: int, raw: bytes) -> PayerResponse:
+    def _rejected(self, service_type: str, status: int, raw: bytes, sent_as: SentAs = "subscriber") -> PayerResponse:
         """A 4xx: an answer when its body is an eligibility response with AAA errors."""
         try:
             obj = self._decode(raw)
@@ -355,7 +411,7 @@ class JsonEligibilityClient:
                 and any(isinstance(e, dict) and str(e.get("code", "")).strip() for e in obj["errors"])
             ):
                 summary = summarize_json(obj)
-                return PayerResponse(service_type, summary, raw.decode("utf-8"), "json")
+                return PayerResponse(service_type, summary, raw.decode("utf-8"), "json", sent_as)
         except EligibilityParseError:
             pass
         raise RequestRejected(status)
@@ -448,7 +504,9 @@ __all__ = [
     "PayerProtocolError",
     "PayerResponse",
     "PayerUnreachable",
+    "Person",
     "RequestRejected",
+    "SentAs",
     "SimulatorClient",
     "config_from_settings",
 ]

@@ -28,6 +28,8 @@ from functions.insurance.clients import (
     EligibilityClient,
     Inquiry,
     PayerResponse,
+    Person,
+    SentAs,
 )
 from functions.insurance.messages import (
     INTAKE_ID,
@@ -133,7 +135,10 @@ def _raw(responses: Sequence[PayerResponse]) -> str:
         if total + len(body) > MAX_RAW_CHARS:
             body, truncated = "", True
         total += len(body)
-        out.append({"service_type": r.service_type, "format": r.format, "body": body, "truncated": truncated})
+        out.append(
+            {"service_type": r.service_type, "format": r.format, "sent_as": r.sent_as, "body": body,
+             "truncated": truncated}
+        )  # fmt: skip
     return json.dumps(out, separators=(",", ":"))
 
 
@@ -241,13 +246,18 @@ def run_check(
         payer_id=intake.payer_id, payer_name=intake.payer_name, member_id=intake.member_id,
         first_name=intake.first_name, last_name=intake.last_name, date_of_birth=intake.date_of_birth,
         group_number=intake.group_number, provider_npi=npi, provider_name=provider_name,
-        service_date=now.astimezone(UTC).date(),
+        service_date=now.astimezone(UTC).date(), relationship=intake.relationship,
+        subscriber=(
+            Person(intake.subscriber.first_name, intake.subscriber.last_name, intake.subscriber.date_of_birth)
+            if intake.subscriber else None
+        ),
     )  # fmt: skip
     codes = service_types_for(intake.payer_id, ports.config.service_types)
     last_attempt = message.attempt >= ports.config.max_attempts
     asked = ask_payer(
-        client or client_config.client(), inquiry, codes, now=now, deadline=deadline, last_attempt=last_attempt
-    )
+        client or client_config.client(), inquiry, codes, now=now, deadline=deadline, last_attempt=last_attempt,
+        lead=_lead(current),
+    )  # fmt: skip
     summary = asked.summary
     retryable = asked.retryable or is_retryable(summary)
     state: State = ("gave_up" if last_attempt else "retrying") if retryable else "done"
@@ -265,13 +275,15 @@ def run_check(
         "service_types": [r.service_type for r in asked.responses],
         "unanswered_service_types": list(asked.unanswered),
         "retry_in_seconds": retry_in,
+        "sent_as": asked.sent_as,
+        "inquiries": [t.to_dict() for t in asked.tries],
     }
     data = {
         **summary.to_dict(extended=True),
         "check": check,
         "staff_action": [{"reason": r, "message": STAFF_ACTION_REASONS.get(r, r)} for r in reasons],
     }
-    raw = _raw(asked.responses)
+    raw = _raw(asked.other_responses + asked.responses)
     expected = current
     for _ in range(3):
         try:
@@ -289,6 +301,14 @@ def run_check(
     else:
         raise RetryableError("the eligibility item kept changing")
     return _follow_up(message, state, summary.status, tuple(reasons), retry_in, now, ports)
+
+
+def _lead(current: StoredCheck | None) -> SentAs | None:
+    """The way the patient was found at the last check (sent first this time), if it found them."""
+    if current is None or current.status not in ("active", "inactive"):
+        return None
+    sent_as = current.check.get("sent_as")
+    return sent_as if sent_as in ("subscriber", "dependent") else None
 
 
 def _replay(message: CheckMessage, current: StoredCheck, now: datetime, ports: Ports) -> Outcome:

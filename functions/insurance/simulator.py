@@ -28,6 +28,33 @@ XEX900000011   unreachable         no 271 at all: ``respond_271`` raises ``Payer
 
 Any other member id is answered as the real thing would: ``not_found`` (AAA 75).
 
+A 270 with a dependent (2000D) naming one of the members above is answered for that dependent
+(2000D/2100D with their name, birth date and INS, the benefits in 2110D): those plans cover
+whoever the family names. The family below is checked by name and birth date, as a payer does:
+
+=============  ==========================================  ==================================
+member id      who                                         answered
+=============  ==========================================  ==================================
+XEX900000020   the subscriber, Morgan Famtest (1978-03-09)  as the subscriber: active. A
+                                                           dependent under this id: Casey is
+                                                           active (2000D); Riley is not found
+                                                           (AAA*N**67*C at 2100D: Riley has a
+                                                           member id of their own); anyone
+                                                           else, AAA 67 at 2100D. The patient
+                                                           sent as the subscriber with this id
+                                                           (not Morgan): AAA*N**75*C at 2100C
+XEX900000021   Riley Famtest (2010-07-21), child, own id   as the subscriber: active (2000C);
+                                                           a dependent inquiry naming this id
+                                                           (Morgan as the subscriber):
+                                                           AAA*N**75*C at 2100C
+(none)         Casey Famtest (2013-11-02), child           only as a dependent of XEX900000020
+=============  ==========================================  ==================================
+
+So Casey's intake (a parent on the card) is found at the first try, and only as a dependent;
+Riley's (Riley's own card, the parent named too) is found when asked again with Riley as the
+subscriber; an intake that names no subscriber for Casey is not found (today's bug, kept as the
+payer would answer it).
+
 "Payer down" is therefore the 271 a payer's own system returns when it is up but cannot answer
 (AAA 42, retryable); "unreachable" is the transport failure (timeout / connection refused) that a
 client adapter maps to a retryable error, so tests and the local stack can exercise both paths.
@@ -48,6 +75,7 @@ from functions.core.errors import RetryableError
 from functions.insurance.service_types import PLAN_COVERAGE, SERVICE_TYPE_NAMES
 from functions.insurance.x12 import (
     DEFAULT_DELIMITERS,
+    LEVEL_DEPENDENT,
     LEVEL_RECEIVER,
     LEVEL_SOURCE,
     LEVEL_SUBSCRIBER,
@@ -57,7 +85,7 @@ from functions.insurance.x12 import (
     X12Error,
     render_interchange,
 )
-from functions.insurance.x12_270 import EligibilityRequest, parse_270, x12_text
+from functions.insurance.x12_270 import Dependent, EligibilityRequest, parse_270, x12_text
 
 PAYER_RECEIVER_ID = "SIMPAYER"
 BEHAVIORAL_CODES = frozenset(SERVICE_TYPE_NAMES) - {PLAN_COVERAGE}
@@ -118,6 +146,85 @@ TEST_MEMBERS: dict[str, Profile] = {
     "XEX900000011": Profile("unreachable", "Payer does not answer at all", unreachable=True),
 }
 UNKNOWN_MEMBER = Profile("not_found", "Any other member id", rejection=("2100C", "N", "75", "C"))
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    """A person a family plan covers, known to the simulated payer by name and birth date."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    relationship: str = "18"  # INS02: 18 self, 01 spouse, 19 child, 34 other adult
+    own_member_id: str | None = None  # a dependent with a member id of their own
+
+    def is_named(self, last_name: str, first_name: str | None, born: date) -> bool:
+        """Same birth date and last name (and first name when the inquiry gives one)."""
+        if born != self.date_of_birth or x12_text(last_name) != x12_text(self.last_name):
+            return False
+        return not first_name or x12_text(first_name) == x12_text(self.first_name)
+
+
+@dataclass(frozen=True)
+class Family:
+    member_id: str
+    subscriber: FamilyMember
+    dependents: tuple[FamilyMember, ...]
+    profile: Profile = _ACTIVE
+
+
+FAMILY_SUBSCRIBER_ID = "XEX900000020"
+FAMILY_OWN_ID = "XEX900000021"
+FAMILIES: dict[str, Family] = {
+    FAMILY_SUBSCRIBER_ID: Family(
+        FAMILY_SUBSCRIBER_ID,
+        FamilyMember("Morgan", "Famtest", date(1978, 3, 9)),
+        (
+            FamilyMember("Riley", "Famtest", date(2010, 7, 21), "19", own_member_id=FAMILY_OWN_ID),
+            FamilyMember("Casey", "Famtest", date(2013, 11, 2), "19"),
+        ),
+    ),
+}
+_OWN_IDS: dict[str, tuple[Family, FamilyMember]] = {
+    d.own_member_id: (f, d) for f in FAMILIES.values() for d in f.dependents if d.own_member_id
+}
+_SUBSCRIBER_NOT_FOUND = ("2100C", "N", "75", "C")
+_DEPENDENT_NOT_FOUND = ("2100D", "N", "67", "C")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """How the simulated payer answers one inquiry: whose loop, which profile, which AAA."""
+
+    profile: Profile
+    dependent: Dependent | None = None  # answer in 2000D for this person
+    rejection: tuple[str, str, str, str] | None = None
+
+
+def _answer_for(req: EligibilityRequest) -> _Answer:
+    member_id = req.member_id.strip().upper()
+    dep = req.dependent
+    family = FAMILIES.get(member_id)
+    own = _OWN_IDS.get(member_id)
+    if family is None and own is None:
+        profile = member_profile(member_id)
+        return _Answer(profile, dep, profile.rejection)
+    if own is not None:
+        owner_family, person = own
+        if dep is None and person.is_named(req.last_name, req.first_name, req.date_of_birth):
+            return _Answer(owner_family.profile)
+        return _Answer(owner_family.profile, dep, _SUBSCRIBER_NOT_FOUND)
+    assert family is not None
+    if not family.subscriber.is_named(req.last_name, req.first_name, req.date_of_birth):
+        return _Answer(family.profile, dep, _SUBSCRIBER_NOT_FOUND)
+    if dep is None:
+        return _Answer(family.profile)
+    for person in family.dependents:
+        if person.is_named(dep.last_name, dep.first_name, dep.date_of_birth):
+            if person.own_member_id:
+                break  # this payer answers such a dependent only under their own id
+            return _Answer(family.profile, dep)
+    return _Answer(family.profile, dep, _DEPENDENT_NOT_FOUND)
 
 
 def member_profile(member_id: str) -> Profile:
@@ -242,7 +349,8 @@ def respond_271(
     """
     req = parse_270(request) if isinstance(request, str) else request
     stc = (service_type or req.service_type or PLAN_COVERAGE).strip().upper()
-    profile = member_profile(req.member_id)
+    answer = _answer_for(req)
+    profile = answer.profile
     if profile.unreachable:
         raise PayerUnavailable("the payer did not answer the eligibility inquiry")
     payer_name = x12_text(req.payer_name or "EXAMPLE HEALTH PLAN")[:60] or "EXAMPLE HEALTH PLAN"
@@ -252,29 +360,49 @@ def respond_271(
         ["HL", "1", "", LEVEL_SOURCE, "1"],
         ["NM1", "PR", "2", payer_name, "", "", "", "", "PI", req.payer_id],
     ]
-    rejection = profile.rejection
+    rejection = answer.rejection
+    dep = answer.dependent
+    traces: list[list[Element]] = [
+        ["TRN", "2", req.trace_number, req.trace_originator or "9" + req.provider_npi[:9]],
+        ["TRN", "1", f"{now:%Y%m%d}{req.interchange_control_number:09d}"[:30], "9SIMPAYER0"],
+    ]
+    subscriber_nm1: list[Element] = [
+        "NM1", "IL", "1", x12_text(req.last_name)[:60], x12_text(req.first_name)[:35], "", "", "", "MI", req.member_id,
+    ]  # fmt: skip
     if rejection and rejection[0] == "2100A":
         body.append(["AAA", rejection[1], "", rejection[2], rejection[3]])
     else:
         body += [
             ["HL", "2", "1", LEVEL_RECEIVER, "1"],
             ["NM1", "1P", "2", x12_text(req.provider_name)[:60] or "PROVIDER", "", "", "", "", "XX", req.provider_npi],
-            ["HL", "3", "2", LEVEL_SUBSCRIBER, "0"],
-            ["TRN", "2", req.trace_number, req.trace_originator or "9" + req.provider_npi[:9]],
-            ["TRN", "1", f"{now:%Y%m%d}{req.interchange_control_number:09d}"[:30], "9SIMPAYER0"],
-            [
-                "NM1", "IL", "1", x12_text(req.last_name)[:60], x12_text(req.first_name)[:35],
-                "", "", "", "MI", req.member_id,
-            ],
+            ["HL", "3", "2", LEVEL_SUBSCRIBER, "0" if dep is None else "1"],
         ]  # fmt: skip
-        if rejection:
-            body.append(["AAA", rejection[1], "", rejection[2], rejection[3]])
-            body.append(["DMG", "D8", req.date_of_birth.strftime("%Y%m%d")])
+        if dep is None:
+            body += [*traces, subscriber_nm1]
+        else:
+            body += [subscriber_nm1, ["DMG", "D8", req.date_of_birth.strftime("%Y%m%d")]]
+            if rejection and rejection[0] == "2100C":
+                body.append(["AAA", rejection[1], "", rejection[2], rejection[3]])
+                rejection = None  # the dependent's loop still echoes who was asked
+            body += [
+                ["HL", "4", "3", LEVEL_DEPENDENT, "0"],
+                *traces,
+                ["NM1", "03", "1", x12_text(dep.last_name)[:60], x12_text(dep.first_name)[:35]],
+            ]
+        dob = (dep.date_of_birth if dep is not None else req.date_of_birth).strftime("%Y%m%d")
+        if rejection or (dep is not None and answer.rejection):
+            if rejection:
+                body.append(["AAA", rejection[1], "", rejection[2], rejection[3]])
+            body.append(["DMG", "D8", dob])
+            if dep is not None:
+                body.append(["INS", "N", dep.relationship])
         else:
             if req.group_number:
                 body.append(["REF", "6P", req.group_number, "EXAMPLE EMPLOYER GROUP"])
             body.append(["REF", "18", "SIM-" + profile.plan_name.replace(" ", "-"), profile.plan_name])
-            body.append(["DMG", "D8", req.date_of_birth.strftime("%Y%m%d")])
+            body.append(["DMG", "D8", dob])
+            if dep is not None:
+                body.append(["INS", "N", dep.relationship])
             if profile.active:
                 body.append(["DTP", "346", "D8", f"{today.year}0101"])
                 body.append(["DTP", "291", "RD8", f"{today.year}0101-{today.year}1231"])
@@ -319,6 +447,9 @@ def sample_request(member_id: str, service_type: str = PLAN_COVERAGE, **changes:
 
 
 __all__ = [
+    "FAMILIES",
+    "FAMILY_OWN_ID",
+    "FAMILY_SUBSCRIBER_ID",
     "TEST_MEMBERS",
     "UNKNOWN_MEMBER",
     "PayerUnavailable",

@@ -87,6 +87,16 @@ class IntakeInsurance:
     first_name: str = field(repr=False)
     last_name: str = field(repr=False)
     date_of_birth: date = field(repr=False)
+    subscriber: Subscriber | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """The policy holder the intake names when the patient is not the subscriber."""
+
+    first_name: str = field(repr=False)
+    last_name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,16 +184,28 @@ class EligibilityStore:
             value = source.get(key)
             return value.strip() or None if isinstance(value, str) else None
 
+        relationship = text(insurance, "subscriber_relationship") or "self"
+        subscriber = None
+        holder = insurance.get("subscriber")
+        if isinstance(holder, dict) and relationship != "self":
+            if not isinstance(holder.get("last_name"), str) or not holder["last_name"].strip():
+                raise InvalidIntake("subscriber.last_name: missing")
+            try:
+                holder_birth = date.fromisoformat(str(holder.get("date_of_birth")))
+            except ValueError:
+                raise InvalidIntake("subscriber.date_of_birth: missing or not a date") from None
+            subscriber = Subscriber(text(holder, "first_name") or "", str(holder["last_name"]).strip(), holder_birth)
         return IntakeInsurance(
             intake_id=intake_id,
             payer_id=str(insurance["payer_id"]).strip(),
             payer_name=text(insurance, "payer_name"),
             member_id=str(insurance["member_id"]).strip(),
             group_number=text(insurance, "group_number"),
-            relationship=text(insurance, "subscriber_relationship") or "self",
+            relationship=relationship,
             first_name=text(patient, "first_name") or "",
             last_name=str(patient["last_name"]).strip(),
             date_of_birth=birth,
+            subscriber=subscriber,
         )
 
     # --- the stored check

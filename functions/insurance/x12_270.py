@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from functions.insurance.x12 import (
     DEFAULT_DELIMITERS,
+    LEVEL_DEPENDENT,
     LEVEL_RECEIVER,
     LEVEL_SOURCE,
     LEVEL_SUBSCRIBER,
@@ -22,10 +23,26 @@ from functions.insurance.x12 import (
     render_interchange,
 )
 
+# INS02 (individual relationship code) of a dependent in a 005010X279A1 270 (2100D): the guide
+# allows 01 spouse, 19 child and 34 other adult. Keys are the intake's subscriber_relationship.
+RELATIONSHIP_CODES: dict[str, str] = {"spouse": "01", "child": "19", "other": "34"}
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """The patient when they are not the subscriber: 2000D/2100D (NM1*03, DMG, INS*N)."""
+
+    first_name: str = field(repr=False)
+    last_name: str = field(repr=False)
+    date_of_birth: date = field(repr=False)
+    relationship: str = "19"  # INS02: 01, 19 or 34
+
 
 @dataclass(frozen=True)
 class EligibilityRequest:
-    """What one 270 asks: one patient (sent as the subscriber), one service type."""
+    """What one 270 asks, about one service type: the subscriber (2100C: member id, name, birth
+    date) and, when the patient is someone else on the plan, that ``dependent`` (2100D). Without
+    a dependent the subscriber is the patient."""
 
     payer_id: str
     payer_name: str
@@ -46,6 +63,7 @@ class EligibilityRequest:
     sender_id: str = "VIRTUALIOP"
     receiver_id: str | None = None
     usage: str = "P"
+    dependent: Dependent | None = field(default=None, repr=False)
 
 
 _NAME_LIMITS = {"last": 60, "first": 35, "org": 60}
@@ -90,7 +108,8 @@ def build_270(
     delimiters: Delimiters = DEFAULT_DELIMITERS,
     newline: bool = False,
 ) -> str:
-    """A complete 005010X279A1 270 interchange for one patient and one service type."""
+    """A complete 005010X279A1 270 interchange for one patient and one service type: the
+    subscriber in 2000C/2100C, and the patient in 2000D/2100D when ``request.dependent`` is set."""
     npi = request.provider_npi.strip()
     if not re.fullmatch(r"\d{10}", npi):
         raise X12Error("the provider NPI must be 10 digits")
@@ -117,6 +136,16 @@ def build_270(
     payer_name, provider_name, last, first = (
         _strip_separators(v, separators) for v in (payer_name, provider_name, last, first)
     )
+    dependent = request.dependent
+    if dependent is not None:
+        dep_last = _strip_separators(x12_text(dependent.last_name)[: _NAME_LIMITS["last"]], separators)
+        dep_first = _strip_separators(x12_text(dependent.first_name)[: _NAME_LIMITS["first"]], separators)
+        if not dep_last:
+            raise X12Error("the patient's last name is required")
+        if dependent.relationship not in RELATIONSHIP_CODES.values():
+            raise X12Error("the dependent's relationship (INS02) must be 01, 19 or 34")
+        if dependent.date_of_birth > now.date():
+            raise X12Error("the patient's date of birth is in the future")
     trace = _required(request.trace_number, "the trace number", max_len=50)
     originator = request.trace_originator or ("9" + npi[:9])
     if not re.fullmatch(r"[A-Za-z0-9]{10}", originator):
@@ -127,19 +156,30 @@ def build_270(
     if request.date_of_birth > now.date():
         raise X12Error("the date of birth is in the future")
 
+    # The TRN, the service date and the EQ go in the patient's own loop: 2000C/2100C/2110C when
+    # the subscriber is the patient, 2000D/2100D/2110D when a dependent is.
     body: list[list[Element]] = [
         ["BHT", "0022", "13", trace, now.strftime("%Y%m%d"), now.strftime("%H%M")],
         ["HL", "1", "", LEVEL_SOURCE, "1"],
         ["NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id],
         ["HL", "2", "1", LEVEL_RECEIVER, "1"],
         ["NM1", "1P", "2", provider_name, "", "", "", "", "XX", npi],
-        ["HL", "3", "2", LEVEL_SUBSCRIBER, "0"],
-        ["TRN", "1", trace, originator],
-        ["NM1", "IL", "1", last, first, "", "", "", "MI", member_id],
+        ["HL", "3", "2", LEVEL_SUBSCRIBER, "0" if dependent is None else "1"],
     ]
+    if dependent is None:
+        body.append(["TRN", "1", trace, originator])
+    body.append(["NM1", "IL", "1", last, first, "", "", "", "MI", member_id])
     if group_number:
         body.append(["REF", "6P", _required(group_number, "the group number", max_len=50)])
     body.append(["DMG", "D8", request.date_of_birth.strftime("%Y%m%d")])
+    if dependent is not None:
+        body += [
+            ["HL", "4", "3", LEVEL_DEPENDENT, "0"],
+            ["TRN", "1", trace, originator],
+            ["NM1", "03", "1", dep_last, dep_first],
+            ["DMG", "D8", dependent.date_of_birth.strftime("%Y%m%d")],
+            ["INS", "N", dependent.relationship],
+        ]
     if request.service_date is not None:
         body.append(["DTP", "291", "D8", request.service_date.strftime("%Y%m%d")])
     body.append(["EQ", service_type])
@@ -158,7 +198,7 @@ def build_270(
 
 
 def parse_270(text: str) -> EligibilityRequest:
-    """The first inquiry of a 270 interchange, as a typed request."""
+    """The first inquiry of a 270 interchange, as a typed request (its 2000D dependent, if any)."""
     envelope = parse_envelope(text)
     tx = next((t for t in envelope.transactions if t.set_id == "270"), None)
     if tx is None:
@@ -172,25 +212,39 @@ def parse_270(text: str) -> EligibilityRequest:
     group_number = trace = originator = None
     reference = None
     level = ""
+    in_dependent = False
+    dep_first = dep_last = dep_relationship = None
+    dep_dob: date | None = None
     for seg in tx.segments:
         if seg.id == "BHT":
             reference = seg.opt(3)
         elif seg.id == "HL":
             level = seg.get(3).strip()
+            if level == LEVEL_DEPENDENT:
+                if in_dependent or member_id is None:
+                    raise X12Error("the 270 has a dependent level (HL 23) out of place: one per subscriber")
+                in_dependent = True
         elif seg.id == "NM1":
             code = seg.get(1).strip()
             if code == "PR" and level == LEVEL_SOURCE:
                 payer_name, payer_id = seg.opt(3), seg.opt(9)
             elif level == LEVEL_RECEIVER:
                 provider_name, npi = seg.opt(3), seg.opt(9)
-            elif code in ("IL", "03") and member_id is None:
+            elif level == LEVEL_DEPENDENT and code == "03" and dep_last is None:
+                dep_last, dep_first = seg.opt(3) or "", seg.opt(4)
+            elif level == LEVEL_SUBSCRIBER and code == "IL" and member_id is None:
                 last, first, member_id = seg.opt(3), seg.opt(4), seg.opt(9)
         elif seg.id == "TRN" and trace is None:
             trace, originator = seg.opt(2), seg.opt(3)
         elif seg.id == "REF" and seg.get(1).strip() == "6P":
             group_number = seg.opt(2)
-        elif seg.id == "DMG" and dob is None and seg.opt(2):
-            dob = d8(seg, 2)
+        elif seg.id == "DMG" and seg.opt(2):
+            if level == LEVEL_DEPENDENT:
+                dep_dob = dep_dob or d8(seg, 2)
+            elif dob is None:
+                dob = d8(seg, 2)
+        elif seg.id == "INS" and level == LEVEL_DEPENDENT:
+            dep_relationship = seg.opt(2)
         elif seg.id == "DTP" and seg.get(1).strip() == "291" and service_date is None:
             service_date = date_reference(seg).begin
         elif seg.id == "EQ" and service_type is None:
@@ -206,9 +260,23 @@ def parse_270(text: str) -> EligibilityRequest:
         )
         if value is None
     ]
+    if in_dependent:
+        missing += [
+            name
+            for name, value in (
+                ("dependent (2100D NM1*03)", dep_last),
+                ("dependent date of birth (2100D DMG)", dep_dob),
+                ("dependent relationship (2100D INS)", dep_relationship),
+            )
+            if value is None
+        ]
     if missing:
         raise X12Error("the 270 has no " + ", ".join(missing))
     assert payer_id and npi and member_id and dob
+    dependent = None
+    if in_dependent:
+        assert dep_last is not None and dep_dob is not None and dep_relationship is not None
+        dependent = Dependent(dep_first or "", dep_last, dep_dob, dep_relationship)
     return EligibilityRequest(
         payer_id=payer_id,
         payer_name=payer_name or "",
@@ -229,4 +297,5 @@ def parse_270(text: str) -> EligibilityRequest:
         sender_id=envelope.sender_id or "VIRTUALIOP",
         receiver_id=envelope.receiver_id or None,
         usage=envelope.usage if envelope.usage in ("P", "T") else "P",
+        dependent=dependent,
     )

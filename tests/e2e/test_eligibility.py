@@ -119,7 +119,8 @@ def test_iop_eligibility_parse_reads_every_sample(path: Path) -> None:
         "deductible", "out_of_pocket", "visits_remaining", "errors",
     }  # fmt: skip
     expected = {"inactive": "inactive", "not_found": "not_found", "invalid_member_id": "not_found",
-                "json_v3_invalid_member_id": "not_found", "payer_down": "error"}  # fmt: skip
+                "json_v3_invalid_member_id": "not_found", "payer_down": "error",
+                "family_own_id_as_dependent": "not_found"}  # fmt: skip
     assert summary["status"] == expected.get(path.stem, "active")
 
 

@@ -47,6 +47,14 @@ EXPECTED = {
     "invalid_member_id": ("not_found", ["not_found"], {}),
     "payer_down": ("error", ["payer_error"], {}),
 }
+# The family's 271s (simulator.py, "families"), read without knowing who the patient is.
+FAMILY_SAMPLES = {
+    "family_dependent": ("active", [], {"copay": 30.0, "plan": "GOLD PPO 1000"}),
+    "family_own_id": ("active", [], {"copay": 30.0}),
+    "family_own_id_as_dependent": ("not_found", ["not_found"], {"copay": None}),
+    "family_two_dependents": ("active", [], {"copay": 30.0}),
+    "dependent_benefits_in_2110c": ("active", [], {"copay": 30.0, "coinsurance_percent": 20.0}),
+}
 
 
 def check_members(now, sequence):
@@ -122,10 +130,10 @@ def test_answers_with_the_separators_asked(now):
 
 def test_one_sample_file_per_simulator_member(examples):
     files = {p.stem for p in examples.glob("*.271")}
-    assert files == {p.scenario for p in TEST_MEMBERS.values() if not p.unreachable}
+    assert files == {p.scenario for p in TEST_MEMBERS.values() if not p.unreachable} | set(FAMILY_SAMPLES)
     for path in sorted(examples.glob("*.271")):
         summary = parse_eligibility_file(path.read_text())
-        status, reasons, fields = EXPECTED[path.stem]
+        status, reasons, fields = {**EXPECTED, **FAMILY_SAMPLES}[path.stem]
         assert summary.status == status, path.name
         assert needs_staff_action(summary) == reasons, path.name
         for key, value in fields.items():
