@@ -339,6 +339,26 @@
     return null;
   }
 
+  // The policy holder's date of birth: the patient's checks without the minimum age.
+  function holderDobProblem(value) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+    if (!m) {
+      return "Enter the date of birth as year, month and day, for example 1970-04-27.";
+    }
+    var y = +m[1];
+    var date = new Date(Date.UTC(y, +m[2] - 1, +m[3]));
+    if (date.getUTCFullYear() !== y || date.getUTCMonth() !== +m[2] - 1 || date.getUTCDate() !== +m[3]) {
+      return "Enter a real date of birth.";
+    }
+    if (value > todayIso()) {
+      return "Date of birth cannot be in the future.";
+    }
+    if (+todayIso().slice(0, 4) - y > 120) {
+      return "Check the year of the date of birth.";
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------------------------------
   // Reading the form
   // ---------------------------------------------------------------------------------------
@@ -433,6 +453,13 @@
         insurance.group_number = val("group-number");
       }
       insurance.subscriber_relationship = val("subscriber-relationship") || "self";
+      if (insurance.subscriber_relationship !== "self") {
+        insurance.subscriber = {
+          first_name: val("subscriber-first-name"),
+          last_name: val("subscriber-last-name"),
+          date_of_birth: val("subscriber-dob")
+        };
+      }
       body.insurance = insurance;
     }
 
@@ -552,6 +579,19 @@
         requireText(errors, "payer-name", "insurance.payer_name", "Enter your insurance company's name.");
       }
       requireText(errors, "member-id", "insurance.member_id", "Enter the member ID from your insurance card.");
+      if ((val("subscriber-relationship") || "self") !== "self") {
+        requireText(errors, "subscriber-first-name", "insurance.subscriber.first_name",
+          "Enter the policy holder's first name.");
+        requireText(errors, "subscriber-last-name", "insurance.subscriber.last_name",
+          "Enter the policy holder's last name.");
+        if (requireText(errors, "subscriber-dob", "insurance.subscriber.date_of_birth",
+          "Enter the policy holder's date of birth.")) {
+          var holderProblem = holderDobProblem(val("subscriber-dob"));
+          if (holderProblem) {
+            errors.push({ field: "insurance.subscriber.date_of_birth", message: holderProblem });
+          }
+        }
+      }
     },
     screening: function (errors) {
       PHQ9.forEach(function (_, i) {
@@ -967,7 +1007,10 @@
         ["Member ID", body.insurance.member_id],
         ["Group number", body.insurance.group_number || "Not given"],
         ["Whose plan", optionText("subscriber-relationship")]
-      ] : [["Payment", radioValue("coverage") === "self_pay" ? "I'll pay myself" : "Not answered"]]],
+      ].concat(body.insurance.subscriber ? [
+        ["Policy holder", [body.insurance.subscriber.first_name, body.insurance.subscriber.last_name].join(" ").trim()],
+        ["Policy holder's date of birth", body.insurance.subscriber.date_of_birth]
+      ] : []) : [["Payment", radioValue("coverage") === "self_pay" ? "I'll pay myself" : "Not answered"]]],
       ["screening", "How you have been feeling", [
         ["Questions answered", countScreeningAnswered()]
       ]],
@@ -1599,6 +1642,7 @@
     $("#location-address-block").hidden = checked("same-as-address");
     $("#insurance-block").hidden = radioValue("coverage") !== "insurance";
     $("#payer-other-block").hidden = !payerIsOther();
+    $("#subscriber-block").hidden = (val("subscriber-relationship") || "self") === "self";
     updateTimezoneOther();
     updateCssrsSkip();
     updateRiskNote();
@@ -1697,6 +1741,7 @@
       fillSelect(s, US_STATES, "Choose a state");
     });
     $("#dob").setAttribute("max", todayIso());
+    $("#subscriber-dob").setAttribute("max", todayIso());
     buildTimezones();
     buildPayers();
     buildScreening();

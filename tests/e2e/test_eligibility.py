@@ -147,3 +147,49 @@ def test_iop_eligibility_parse_exits_2_on_malformed_input(tmp_path: Path, conten
 def test_iop_eligibility_parse_exits_2_on_a_missing_file(tmp_path: Path) -> None:
     result = iop("eligibility", "parse", str(tmp_path / "nope.271"))
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+FAMILY_FORM: dict[str, Any] = {
+    **copy.deepcopy(FORM),
+    "patient": {**FORM["patient"], "first_name": "Riley", "last_name": "Famtest", "date_of_birth": "2010-07-21",
+                "email": "riley.famtest@example.org"},
+    "insurance": {"payer_id": "SIMPAYER01", "payer_name": "Example Health Plan", "member_id": "XEX900000021",
+                  "subscriber_relationship": "child",
+                  "subscriber": {"first_name": "Morgan", "last_name": "Famtest", "date_of_birth": "1978-03-09"}},
+    "consent": {**FORM["consent"], "signature": "Riley Famtest"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("patient", "member_id", "tries"),
+    [
+        ({"first_name": "Casey", "date_of_birth": "2013-11-02"}, "XEX900000020", [("dependent", "active")]),
+        ({}, "XEX900000021", [("dependent", "not_found"), ("subscriber", "active")]),
+    ],
+    ids=["dependent-under-the-parent", "own-member-id"],
+)
+def test_an_adolescent_on_a_parents_plan_is_found_through_the_local_stack(
+    stack: Stack, patient: dict[str, str], member_id: str, tries: list[tuple[str, str]]
+) -> None:
+    form = copy.deepcopy(FAMILY_FORM)
+    form["patient"].update(patient)
+    form["insurance"]["member_id"] = member_id
+    response = request("POST", stack.api + "/intake", form, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert response.status == 201, response.body
+    intake_id = response.body["intake_id"]
+
+    stack.tick()
+
+    token = stack.iop("staff", "token", "--email", "x@clinic.example")
+    headers = {"Authorization": "Bearer " + token.stdout.strip()}
+    view = request("GET", f"{stack.api}/staff/intakes/{intake_id}", headers=headers)
+    assert view.status == 200, view.body
+    eligibility = view.body["eligibility"]
+    assert eligibility["status"] == "active"
+    assert eligibility["copay"] == 30.0 and eligibility["in_network"] is True
+    assert [(i["sent_as"], i["status"]) for i in eligibility["check"]["inquiries"]] == tries
+    assert eligibility["staff_action"] == []
+    assert insurance_emails(stack, intake_id) == []
+    logs = stack.logs()
+    for secret in ("Famtest", "1978-03-09", "19780309", member_id):
+        assert secret not in logs

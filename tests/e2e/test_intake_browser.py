@@ -359,3 +359,71 @@ def test_the_honeypot_shows_success_but_sends_nothing(site: Site, stack: Stack) 
     assert site.page.locator("[data-testid=confirmation]").is_visible()
     assert site.intake_posts == []
     assert patients_with_email(stack, email) == []
+
+
+# --------------------------------------------------------------------------- someone else's plan
+HOLDER = {"first_name": "Marisol", "last_name": "Quintero", "date_of_birth": "1969-02-03"}
+
+
+def test_an_adolescent_on_a_parents_plan_names_the_policy_holder(site: Site, stack: Stack) -> None:
+    page = site.page
+    email = unique_email()
+
+    def on_insurance(name: str) -> None:
+        if name != "insurance":
+            return
+        block = page.locator("#subscriber-block")
+        assert block.is_hidden()  # "Mine" is the default: nothing more to ask
+        # chosen with the keyboard: the policy holder's fields appear right after the select
+        page.focus("#subscriber-relationship")
+        page.select_option("#subscriber-relationship", "child")
+        assert block.is_visible()
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.id") == "subscriber-first-name"
+        for field, label in (("first_name", "Their first name"), ("last_name", "Their last name"),
+                             ("date_of_birth", "Their date of birth")):  # fmt: skip
+            assert page.get_by_label(label).get_attribute("name") == f"insurance.subscriber.{field}"
+        # going on without them: each is in error, next to its field, and the first is focused
+        page.click("[data-action=next]")
+        error = site.error("insurance.subscriber.first_name")
+        error.wait_for()
+        assert site.step() == "insurance"
+        first = site.field("insurance.subscriber.first_name")
+        assert first.get_attribute("aria-invalid") == "true"
+        assert error.get_attribute("id") in (first.get_attribute("aria-describedby") or "").split()
+        assert first.evaluate("el => el === document.activeElement")
+        assert site.error("insurance.subscriber.date_of_birth").count() == 1
+        # a date in the future is refused on the page, as the patient's own is
+        site.field("insurance.subscriber.date_of_birth").fill("2099-01-01")
+        page.click("[data-action=next]")
+        assert "future" in site.error("insurance.subscriber.date_of_birth").inner_text()
+        for field, value in HOLDER.items():
+            site.field(f"insurance.subscriber.{field}").fill(value)
+        # "Mine" hides them again, and choosing a parent's plan brings them back filled in
+        page.select_option("#subscriber-relationship", "self")
+        assert block.is_hidden()
+        page.select_option("#subscriber-relationship", "child")
+        assert site.field("insurance.subscriber.last_name").input_value() == HOLDER["last_name"]
+
+    site.fill_to_review(
+        about={"patient__email": email, "patient__date_of_birth": "2010-07-21"}, on_step=on_insurance
+    )
+    review = page.inner_text("[data-testid=review]")
+    assert "Marisol Quintero" in review and "1969-02-03" in review
+    site.submit()
+    intake_id = site.wait_for_confirmation()
+    assert intake_id.startswith("itk_")
+    intake = get_item(stack, INTAKES, f"INTAKE#{intake_id}", "INTAKE")
+    assert intake is not None
+    insurance = intake["data"]["answers"]["insurance"]
+    assert insurance["subscriber_relationship"] == "child"
+    assert insurance["subscriber"] == HOLDER
+
+
+def test_a_self_plan_sends_no_policy_holder(site: Site, stack: Stack) -> None:
+    site.fill_to_review(about={"patient__email": unique_email()})
+    assert "Policy holder" not in site.page.inner_text("[data-testid=review]")
+    site.submit()
+    intake_id = site.wait_for_confirmation()
+    intake = get_item(stack, INTAKES, f"INTAKE#{intake_id}", "INTAKE")
+    assert intake is not None and intake["data"]["answers"]["insurance"].get("subscriber") is None
