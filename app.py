@@ -2,6 +2,7 @@
 
 from chalice import Chalice
 
+from functions.audit.routes import bp as audit_routes_bp
 from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
 from functions.crisis.routes import bp as crisis_routes_bp
@@ -22,3 +23,4 @@ app.register_blueprint(reminders_routes_bp)
 app.register_blueprint(inbound_bp)
 app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)
+app.register_blueprint(audit_routes_bp)

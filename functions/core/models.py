@@ -7,6 +7,7 @@ Tables (names from settings, bound on first use, connection honours ``AWS_ENDPOI
 - reminders:   sessions, occurrences, reminder jobs (sparse ``due`` index), send ledger
 - contacts:    per-phone / per-address channel state shared by every send path (opt-outs)
 - eligibility: coverage summaries and raw payer responses
+- audit:       who read or changed a patient's record (append-only: functions/audit/store.py)
 
 Every table uses string keys ``pk`` / ``sk``; sparse GSIs use ``*_shard`` + ``*_at`` so due work
 is found with a Query, never a Scan.
@@ -159,12 +160,33 @@ class EligibilityItem(Model):
     updated_at = UnicodeAttribute(null=True)
 
 
+class AuditItem(Model):
+    """One staff access to a patient's record (``pk`` = ``INTAKE#<id>`` or ``CASE#<id>``). Ids
+    only, never PHI; written once, never updated or deleted (functions/audit/store.py)."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    role = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    outcome = NumberAttribute()
+    source = UnicodeAttribute()
+    request_id = UnicodeAttribute(null=True)
+    ids = JSONAttribute(null=True)
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "intakes_table": IntakeItem,
     "crisis_table": CrisisItem,
     "reminders_table": ReminderItem,
     "contacts_table": ContactItem,
     "eligibility_table": EligibilityItem,
+    "audit_table": AuditItem,
 }
 
 _bound: tuple[str, ...] | None = None
