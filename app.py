@@ -12,6 +12,7 @@ from functions.insurance.routes import bp as insurance_routes_bp
 from functions.intake.handler import bp as intake_bp
 from functions.reminders.handler import bp as reminders_bp
 from functions.reminders.routes import bp as reminders_routes_bp
+from functions.staffq.routes import bp as staffq_routes_bp
 
 app = Chalice(app_name="virtual-iop")
 app.register_blueprint(core_bp)
@@ -24,3 +25,4 @@ app.register_blueprint(inbound_bp)
 app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)
 app.register_blueprint(audit_routes_bp)
+app.register_blueprint(staffq_routes_bp)

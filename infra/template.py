@@ -38,9 +38,12 @@ def arn(name: str) -> dict[str, Any]:
 TABLES: dict[str, dict[str, Any]] = {
     # logical id: (setting env var, short name, GSIs, ttl attribute)
     # The stream feeds relay_outbox (the transactional outbox's relay); NEW_IMAGE: inserts carry the event.
-    "IntakesTable": {"env": "IOP_INTAKES_TABLE", "name": "intakes", "gsis": [("outbox", "outbox_shard", "outbox_at")],
+    # review / open: the staff work queue's sparse indexes (functions/staffq/sources.py)
+    "IntakesTable": {"env": "IOP_INTAKES_TABLE", "name": "intakes", "gsis": [("outbox", "outbox_shard", "outbox_at"),
+                                                                             ("review", "review_shard", "review_at")],
                      "ttl": "expires_at", "stream": "NEW_IMAGE"},
-    "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at")],
+    "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at"),
+                                                                          ("open", "open_shard", "open_at")],
                     "ttl": "expires_at"},
     "RemindersTable": {"env": "IOP_REMINDERS_TABLE", "name": "reminders", "gsis": [],
                        "ttl": "expires_at"},
@@ -83,7 +86,8 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "api_handler": {
         "logical": "APIHandler", "policy": "policy-api-handler.json",
         "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
-                   "EligibilityTable": RO, "ContactsTable": RO, "AuditTable": AUDIT_APPEND},
+                   # EligibilityTable DeleteItem: POST /staff/queue/{item_id}/done clears an insurance entry
+                   "EligibilityTable": [*RO, "dynamodb:DeleteItem"], "ContactsTable": RO, "AuditTable": AUDIT_APPEND},
         "send": ["InsuranceChecksQueue", "CrisisEventsQueue"], "consume": None,
         "sms": False, "email": True, "secrets": ["SigningSecret"], "schedules": [],
     },

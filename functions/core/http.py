@@ -173,7 +173,7 @@ class AuditNote:
     what to do once the record is written (``after``: run only for a 2xx answer)."""
 
     ids: dict[str, str] = field(default_factory=dict)
-    after: list[Callable[[], None]] = field(default_factory=list)
+    after: list[Callable[[], object]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Tables (names from settings, bound on first use, connection honours ``AWS_ENDPOINT_URL``):
 
-- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index), audit trail
-- crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers)
+- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index), audit trail;
+               intakes no staff member has opened yet (sparse ``review`` index, the work queue)
+- crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers,
+               sparse ``open`` index of open cases for the work queue)
 - reminders:   sessions, occurrences, reminder jobs (sparse ``due`` index), send ledger
 - contacts:    per-phone / per-address channel state shared by every send path (opt-outs)
 - eligibility: coverage summaries and raw payer responses
@@ -59,6 +61,28 @@ class OutboxIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
     outbox_at = UnicodeAttribute(range_key=True)
 
 
+class OpenCaseIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
+    """Crisis cases still open (not acknowledged, not resolved): the work queue reads it."""
+
+    class Meta:
+        index_name = "open"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    open_at = UnicodeAttribute(range_key=True)
+
+
+class ReviewIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
+    """Intakes no staff member has opened yet: the work queue reads it."""
+
+    class Meta:
+        index_name = "review"
+        projection = AllProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_at = UnicodeAttribute(range_key=True)
+
+
 class IntakeItem(Model):
     """Any item of the intakes table (``kind`` says which: patient, intake, outbox, audit)."""
 
@@ -76,6 +100,9 @@ class IntakeItem(Model):
     outbox_events: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
     expires_at = TTLAttribute(null=True)
     outbox = OutboxIndex()
+    review_shard = UnicodeAttribute(null=True)  # set on a new intake until staff first open it
+    review_at = UnicodeAttribute(null=True)
+    review = ReviewIndex()
 
 
 class CrisisItem(Model):
@@ -94,6 +121,9 @@ class CrisisItem(Model):
     due_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     due = DueIndex()
+    open_shard = UnicodeAttribute(null=True)  # set on a case while its status is open
+    open_at = UnicodeAttribute(null=True)
+    open_cases = OpenCaseIndex()
 
 
 class ReminderItem(Model):

@@ -27,7 +27,8 @@ EMAIL = {("ses:SendEmail", "ses identity/*"), ("ses:SendRawEmail", "ses identity
 EXPECTED: dict[str, dict[str, Any]] = {
     "APIHandler": {"name": "api-handler",
                    "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
-                              "EligibilityTable": RO, "ContactsTable": RO, "AuditTable": {"PutItem", "Query"}},
+                              "EligibilityTable": RO | {"DeleteItem"}, "ContactsTable": RO,
+                              "AuditTable": {"PutItem", "Query"}},
                    "send": {"InsuranceChecksQueue", "CrisisEventsQueue"}, "consume": None,
                    "secrets": {"SigningSecret"}, "sms": False, "email": True},
     "CheckInsurance": {"name": "check-insurance",
