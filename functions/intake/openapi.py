@@ -30,6 +30,7 @@ class Health(_Out):
 
 class StaffMe(_Out):
     email: str
+    role: Literal["admin", "clinician", "intake"]  # a sign-in without a role gets 403 (docs/security.md)
 
 
 class Phq9Score(_Out):

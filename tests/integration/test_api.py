@@ -188,7 +188,7 @@ def test_staff_me_answers_401_403_and_200(client: Client, fixed_clock: FixedCloc
 
     ok = client.http.get("/staff/me", headers={"Authorization": f"Bearer {issue_local_token(STAFF)}"})
     assert ok.status_code == 200
-    assert json.loads(ok.body) == {"email": STAFF}
+    assert json.loads(ok.body) == {"email": STAFF, "role": "admin"}
     _assert_security_headers(ok.headers)
 
 
