@@ -2,6 +2,7 @@
 
 from chalice import Chalice
 
+from functions.audit.routes import bp as audit_routes_bp
 from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
 from functions.crisis.routes import bp as crisis_routes_bp
@@ -11,6 +12,7 @@ from functions.insurance.routes import bp as insurance_routes_bp
 from functions.intake.handler import bp as intake_bp
 from functions.reminders.handler import bp as reminders_bp
 from functions.reminders.routes import bp as reminders_routes_bp
+from functions.staffq.routes import bp as staffq_routes_bp
 
 app = Chalice(app_name="virtual-iop")
 app.register_blueprint(core_bp)
@@ -22,3 +24,5 @@ app.register_blueprint(reminders_routes_bp)
 app.register_blueprint(inbound_bp)
 app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)
+app.register_blueprint(audit_routes_bp)
+app.register_blueprint(staffq_routes_bp)

@@ -38,14 +38,19 @@ def arn(name: str) -> dict[str, Any]:
 TABLES: dict[str, dict[str, Any]] = {
     # logical id: (setting env var, short name, GSIs, ttl attribute)
     # The stream feeds relay_outbox (the transactional outbox's relay); NEW_IMAGE: inserts carry the event.
-    "IntakesTable": {"env": "IOP_INTAKES_TABLE", "name": "intakes", "gsis": [("outbox", "outbox_shard", "outbox_at")],
+    # review / open: the staff work queue's sparse indexes (functions/staffq/sources.py)
+    "IntakesTable": {"env": "IOP_INTAKES_TABLE", "name": "intakes", "gsis": [("outbox", "outbox_shard", "outbox_at"),
+                                                                             ("review", "review_shard", "review_at")],
                      "ttl": "expires_at", "stream": "NEW_IMAGE"},
-    "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at")],
+    "CrisisTable": {"env": "IOP_CRISIS_TABLE", "name": "crisis", "gsis": [("due", "due_shard", "due_at"),
+                                                                          ("open", "open_shard", "open_at")],
                     "ttl": "expires_at"},
     "RemindersTable": {"env": "IOP_REMINDERS_TABLE", "name": "reminders", "gsis": [],
                        "ttl": "expires_at"},
     "ContactsTable": {"env": "IOP_CONTACTS_TABLE", "name": "contacts", "gsis": [], "ttl": "expires_at"},
     "EligibilityTable": {"env": "IOP_ELIGIBILITY_TABLE", "name": "eligibility", "gsis": [], "ttl": None},
+    # The PHI access audit: append-only (PutItem + Query only, below), no TTL, PITR, retained.
+    "AuditTable": {"env": "IOP_AUDIT_TABLE", "name": "audit", "gsis": [], "ttl": None},
 }
 
 # --------------------------------------------------------------------------- queues
@@ -66,6 +71,7 @@ RELAY_FAILURE_QUEUE_NAME = "outbox-relay-failures"
 RW = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
       "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"]
 RO = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
+AUDIT_APPEND = ["dynamodb:PutItem", "dynamodb:Query"]  # the audit table: write once, read; never update/delete
 OUTBOX_RELAY = [*RO, "dynamodb:DeleteItem"]  # read + delete relayed outbox events
 # relay_outbox: is this event still pending (consistent BatchGetItem), delete it once relayed.
 STREAM_RELAY = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem"]
@@ -80,7 +86,8 @@ FUNCTIONS: dict[str, dict[str, Any]] = {
     "api_handler": {
         "logical": "APIHandler", "policy": "policy-api-handler.json",
         "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
-                   "EligibilityTable": RO, "ContactsTable": RO},
+                   # EligibilityTable DeleteItem: POST /staff/queue/{item_id}/done clears an insurance entry
+                   "EligibilityTable": [*RO, "dynamodb:DeleteItem"], "ContactsTable": RO, "AuditTable": AUDIT_APPEND},
         "send": ["InsuranceChecksQueue", "CrisisEventsQueue"], "consume": None,
         "sms": False, "email": True, "secrets": ["SigningSecret"], "schedules": [],
     },
@@ -133,6 +140,11 @@ CRISIS_ALARMS = {
                         "is unsent 15 minutes after it was written",
 }
 
+STAFF_GROUPS = {  # Cognito group -> (precedence, what it may open): functions/core/roles.py
+    "admin": (1, "Everything, plus the PHI access audit"),
+    "clinician": (2, "Intakes, crisis cases, check-ins, assessments, attendance, FHIR export"),
+    "intake": (3, "Intakes, coverage and eligibility re-checks, the work queue"),
+}
 STAFF_PAGE = "staff.html"  # web/staff.html: the page staff emails link to (functions/core/links.py)
 # Cognito's hosted sign-in domain prefix: unique per region, so the account id is in it
 STAFF_SIGN_IN_DOMAIN = f"{APP}-${{Stage}}-${{AWS::AccountId}}"
@@ -546,6 +558,12 @@ def merge_template() -> dict[str, Any]:
         "CallbackURLs": [staff_page], "LogoutURLs": [staff_page],
         "PreventUserExistenceErrors": "ENABLED", "AccessTokenValidity": 60, "IdTokenValidity": 60,
         "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes"}}}
+    # Staff roles (functions/core/roles.py): Cognito puts a member's groups in the ID token the
+    # staff page sends (cognito:groups), and the API reads the role from it. Precedence: admin wins.
+    for group, (precedence, description) in STAFF_GROUPS.items():
+        resources[f"StaffGroup{group.capitalize()}"] = {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
+            "UserPoolId": ref("StaffUserPool"), "GroupName": group, "Precedence": precedence,
+            "Description": description}}
     resources.update(api_resources())
 
     env = function_env()

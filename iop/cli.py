@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iop import common, dlq, eligibility, patient, reminders, roster
+from iop import audit, common, dlq, eligibility, patient, reminders, roster
 from iop.common import Parser, UsageError, read_json
 
 
@@ -109,7 +109,7 @@ def cmd_staff_token(args: argparse.Namespace) -> int:
     common.configure()
     from functions.core.auth import issue_local_token
 
-    print(issue_local_token(args.email))
+    print(issue_local_token(args.email, role=args.role))
     return 0
 
 
@@ -121,6 +121,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     eligibility.register,  # eligibility parse, recheck
     patient.register,  # patient export, erase
     dlq.register,  # dead-letter queues: list, redrive
+    audit.register,  # audit show
 )
 
 
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     staff_sub = staff.add_subparsers(dest="staff_command", required=True, parser_class=Parser)
     token = staff_sub.add_parser("token", help="local stack only: print a staff bearer token")
     token.add_argument("--email", required=True)
+    token.add_argument("--role", choices=("admin", "clinician", "intake"), default="admin",
+                       help="the staff role the token carries (default admin)")
     token.set_defaults(fn=cmd_staff_token)
     for register in COMMANDS:
         register(sub)

@@ -2,7 +2,8 @@
 
     iop patient export INTAKE_ID [--out FILE]
         Everything held about the person of the intake, as one JSON document (stdout, or FILE
-        written with mode 0600). Audited (operator: $USER). What it holds and what it cannot
+        written with mode 0600). Audited (operator: $USER), and in the PHI access audit
+        (``iop audit show``; actor ``--actor`` or the OS user). What it holds and what it cannot
         reach: functions/core/patient_records.py.
     iop patient erase INTAKE_ID --confirm INTAKE_ID [--dry-run] [--include-clinical-record]
         Removes what is not part of the clinical record (pending reminders, contact details used
@@ -37,8 +38,19 @@ def _no_intake(intake_id: str) -> common.UsageError:
     return common.UsageError(f"no intake {shown}")
 
 
-def _operator() -> str:
+def _operator(args: argparse.Namespace | None = None) -> str:
+    """Who runs the command: ``--actor`` (an email or a name), else the OS user."""
+    given = getattr(args, "actor", None)
+    if given:
+        return str(given)
     return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+def _audited(args: argparse.Namespace, action: str, outcome: int) -> None:
+    """The command's audit record (functions/audit/store.py); the command fails if it cannot be written."""
+    from iop.audit import record_command
+
+    record_command(action, _operator(args), outcome, intake_id=args.intake_id)  # AuditUnavailable: exit 1
 
 
 @contextlib.contextmanager
@@ -81,7 +93,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from functions.core.clock import now
 
     with _logs_to_stderr():
-        document = patient_records.export(args.intake_id, at=now(), operator=_operator())
+        document = patient_records.export(args.intake_id, at=now(), operator=_operator(args))
+        _audited(args, "iop patient export", 2 if document is None else 0)
     if document is None:
         raise _no_intake(args.intake_id)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -107,12 +120,17 @@ def cmd_erase(args: argparse.Namespace) -> int:
             summary = patient_erase.erase(
                 args.intake_id,
                 at=now(),
-                operator=_operator(),
+                operator=_operator(args),
                 include_clinical_record=args.include_clinical_record,
                 dry_run=args.dry_run,
             )
     except patient_erase.EraseRefused as exc:
+        with _logs_to_stderr():
+            _audited(args, "iop patient erase", 2)
         raise common.UsageError(f"refused: {exc}") from None
+    action = "iop patient erase --dry-run" if args.dry_run else "iop patient erase"
+    with _logs_to_stderr():
+        _audited(args, action, 2 if summary is None else 0)
     if summary is None:
         raise _no_intake(args.intake_id)
     print(json.dumps(summary, indent=2))
@@ -126,12 +144,14 @@ def register(sub: Any) -> None:
     export = patient_sub.add_parser("export", help="everything held about the person of an intake, as JSON")
     export.add_argument("intake_id")
     export.add_argument("--out", help="write to FILE (mode 0600) instead of stdout")
+    export.add_argument("--actor", help="who asks (an email or name) for the audit record; default the OS user")
     export.set_defaults(fn=cmd_export)
 
     erase = patient_sub.add_parser("erase", help="delete what is not part of the clinical record")
     erase.add_argument("intake_id")
     erase.add_argument("--confirm", help="the intake id again")
     erase.add_argument("--dry-run", action="store_true", help="list what would change; change nothing")
+    erase.add_argument("--actor", help="who asks (an email or name) for the audit record; default the OS user")
     erase.add_argument(
         "--include-clinical-record",
         action="store_true",

@@ -50,6 +50,7 @@ TABLE_VARS = {
     "IOP_REMINDERS_TABLE": "reminders",
     "IOP_CONTACTS_TABLE": "contacts",
     "IOP_ELIGIBILITY_TABLE": "eligibility",
+    "IOP_AUDIT_TABLE": "audit",
 }
 QUEUE_VARS = {
     "IOP_INSURANCE_QUEUE_URL": "insurance-checks",

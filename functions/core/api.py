@@ -29,6 +29,6 @@ def health() -> Response:
     return json_response(200, {"status": "ok"}, bp.current_request.headers)
 
 
-@staff_route(bp, "/staff/me", methods=["GET"])
+@staff_route(bp, "/staff/me", methods=["GET"], cors_preflight=True)
 def staff_me(call: StaffCall) -> Response:
-    return json_response(200, {"email": call.identity.email}, call.headers)
+    return json_response(200, {"email": call.identity.email, "role": call.identity.role}, call.headers)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from chalice.app import CognitoUserPoolAuthorizer, Response
 
-from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, StaffIdentity, staff_identity
+from functions.core.auth import USER_POOL_ARN_PLACEHOLDER, RoleForbidden, StaffIdentity, staff_identity
 from functions.core.errors import DomainError, rejected
 from functions.core.log import get_logger
+from functions.core.roles import RouteRule, may, rule_for
 from functions.core.settings import get_settings
 
 if TYPE_CHECKING:
@@ -166,13 +167,24 @@ def mapped_errors(fn: F | None = None, *, extra: Callable[[], Mapping[str, Any]]
 # --- staff routes -----------------------------------------------------------------------------
 
 
+@dataclass
+class AuditNote:
+    """What a staff route adds to its audit record: ids it learned (the intake of a case), and
+    what to do once the record is written (``after``: run only for a 2xx answer)."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    after: list[Callable[[], object]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class StaffCall:
-    """What a staff route is given: the request, the signed-in staff member, the decoded body."""
+    """What a staff route is given: the request, the signed-in staff member, the decoded body,
+    and the note its audit record is written from (``call.audit.ids["intake_id"] = ...``)."""
 
     request: Request
     identity: StaffIdentity
     body: Any = None
+    audit: AuditNote = field(default_factory=AuditNote)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -191,9 +203,13 @@ def staff_route(bp: Blueprint, path: str, *, methods: list[str], json_body: bool
                 cors_preflight: bool = False, route_logger: Logger | None = None
                 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Register a staff route: behind the staff authorizer (Cognito in AWS, the local token on the
-    local stack; 401 without a token, 403 for a bad one), with the identity resolved, the request id
-    in the logs, the body read by :func:`read_json` when ``json_body``, every domain error mapped,
-    and (``cors_preflight``) the OPTIONS answer the staff page on the website's origin needs.
+    local stack; 401 without a token, 403 for a bad one), with the identity resolved, the role
+    checked against the route's line in :data:`functions.core.roles.ROUTE_RULES` (403, field
+    ``role``; a route without a line is admin-only), the request id in the logs, the body read by
+    :func:`read_json` when ``json_body``, every domain error mapped, and (``cors_preflight``) the
+    OPTIONS answer the staff page on the website's origin needs. An audited route writes its audit
+    record (:func:`audit_call`) before it answers, refusals included; when that write fails the
+    answer is a 503 and nothing of the view's answer is sent.
     The view is called as ``view(call: StaffCall, **path_parameters)``."""
 
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -201,12 +217,31 @@ def staff_route(bp: Blueprint, path: str, *, methods: list[str], json_body: bool
         def handler(**params: str) -> Response:
             request = bp.current_request
             start_request(request, route_logger)
+            rule = rule_for(request.method, path)
+            identity: StaffIdentity | None = None
+            call: StaffCall | None = None
             try:
                 identity = staff_identity(request.headers, request.context)
+                if not may(identity.role, rule):
+                    raise RoleForbidden(identity.role)
                 body = read_json(request) if json_body else None
-                return view(StaffCall(request, identity, body), **params)
+                call = StaffCall(request, identity, body)
+                response = view(call, **params)
+            except DomainError as exc:
+                response = error_response(exc, request.headers)
+            except Exception:
+                if identity is not None:
+                    audit_call(rule, request, path, identity, params, call, 500)
+                raise
+            if identity is None:
+                return response  # no valid sign-in: nobody to audit, nothing was read
+            try:
+                audit_call(rule, request, path, identity, params, call, response.status_code)
             except DomainError as exc:
                 return error_response(exc, request.headers)
+            if call is not None and 200 <= response.status_code < 300:
+                _after_audit(call)
+            return response
 
         bp.route(path, methods=methods, authorizer=staff_authorizer,
                  content_types=ANY_CONTENT_TYPE)(handler)
@@ -219,3 +254,28 @@ def staff_route(bp: Blueprint, path: str, *, methods: list[str], json_body: bool
         return view
 
     return register
+
+
+def audit_call(rule: RouteRule, request: Request, path: str, identity: StaffIdentity,
+               params: Mapping[str, str], call: StaffCall | None, status: int) -> None:
+    """Write the audit record of one staff request (ids from the query, the path and the view's
+    note; only known id fields are kept: functions/audit/store.py)."""
+    if not rule.audited:
+        return
+    from functions.audit.store import AuditEntry, record
+    from functions.core.clock import now
+
+    query = dict(request.query_params or {})  # GET /staff/audit?intake_id=: refusals go under the patient too
+    ids = {**query, **params, **(call.audit.ids if call is not None else {})}
+    request_id = (request.context or {}).get("requestId")
+    record(AuditEntry(actor=identity.email or identity.subject, role=identity.role,
+                      action=f"{request.method.upper()} {path}", outcome=status, at=now(), ids=ids,
+                      request_id=str(request_id) if request_id else None))
+
+
+def _after_audit(call: StaffCall) -> None:
+    for step in call.audit.after:
+        try:
+            step()
+        except DomainError as exc:  # the answer stands; the step is retried by the next request
+            logger.warning("after-audit step failed", extra={"error": type(exc).__name__})

@@ -8,6 +8,10 @@ them only through this module:
 - ``PATIENT#<patient_id>`` / ``PROFILE``: who the patient is and how to reach them. Until the relay
   has written it, the intake carries it (an outbox ``record`` event), and :func:`patient_of` reads it
   from there, so no reader sees a patient-less intake in that moment.
+
+A new intake carries ``review_shard`` = ``REVIEW`` and ``review_at`` (its time) until a staff
+member first opens it (:func:`mark_reviewed`): the sparse ``review`` index lists the intakes
+nobody has opened yet, oldest first (:func:`unreviewed`, the staff work queue).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 INTAKE_PREFIX, PATIENT_PREFIX = "INTAKE#", "PATIENT#"
 INTAKE_SK, PROFILE_SK = "INTAKE", "PROFILE"
+REVIEW_SHARD = "REVIEW"
 
 
 def intake_pk(intake_id: str) -> str:
@@ -76,3 +81,31 @@ def patient_of(intake: StoredIntake) -> dict[str, Any]:
     if item is not None:
         return dict(item.data or {})
     return pending_record(*intake_key(intake.intake_id), pk) or {}
+
+
+def unreviewed(limit: int) -> list[tuple[str, str]]:
+    """(intake_id, since) of intakes no staff member has opened yet, oldest first (one Query)."""
+    from functions.core.aws import aws_errors
+    from functions.core.models import IntakeItem, bind_models
+
+    bind_models()
+    with aws_errors("dynamodb", "Query"):
+        return [(item.pk.removeprefix(INTAKE_PREFIX), str(item.review_at))
+                for item in IntakeItem.review.query(REVIEW_SHARD, scan_index_forward=True, limit=limit)]
+
+
+def mark_reviewed(intake_id: str) -> bool:
+    """The intake was opened by staff: it leaves the ``review`` index (False: it had already)."""
+    from functions.core.aws import aws_errors
+    from functions.core.errors import ConflictError
+    from functions.core.models import IntakeItem, bind_models
+
+    bind_models()
+    item = IntakeItem(*intake_key(intake_id))
+    try:
+        with aws_errors("dynamodb", "UpdateItem"):
+            item.update(actions=[IntakeItem.review_shard.remove(), IntakeItem.review_at.remove()],
+                        condition=IntakeItem.review_shard.exists())
+    except ConflictError:
+        return False
+    return True

@@ -2,11 +2,14 @@
 
 Tables (names from settings, bound on first use, connection honours ``AWS_ENDPOINT_URL``):
 
-- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index), audit trail
-- crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers)
+- intakes:     patients, intakes, the transactional outbox (sparse ``outbox`` index), audit trail;
+               intakes no staff member has opened yet (sparse ``review`` index, the work queue)
+- crisis:      cases, their timeline, the page ledger, roster (sparse ``due`` index for timers,
+               sparse ``open`` index of open cases for the work queue)
 - reminders:   sessions, occurrences, reminder jobs (sparse ``due`` index), send ledger
 - contacts:    per-phone / per-address channel state shared by every send path (opt-outs)
 - eligibility: coverage summaries and raw payer responses
+- audit:       who read or changed a patient's record (append-only: functions/audit/store.py)
 
 Every table uses string keys ``pk`` / ``sk``; sparse GSIs use ``*_shard`` + ``*_at`` so due work
 is found with a Query, never a Scan.
@@ -58,6 +61,28 @@ class OutboxIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
     outbox_at = UnicodeAttribute(range_key=True)
 
 
+class OpenCaseIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
+    """Crisis cases still open (not acknowledged, not resolved): the work queue reads it."""
+
+    class Meta:
+        index_name = "open"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    open_at = UnicodeAttribute(range_key=True)
+
+
+class ReviewIndex(GlobalSecondaryIndex["Any"]):  # type: ignore[no-untyped-call]
+    """Intakes no staff member has opened yet: the work queue reads it."""
+
+    class Meta:
+        index_name = "review"
+        projection = AllProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_at = UnicodeAttribute(range_key=True)
+
+
 class IntakeItem(Model):
     """Any item of the intakes table (``kind`` says which: patient, intake, outbox, audit)."""
 
@@ -75,6 +100,9 @@ class IntakeItem(Model):
     outbox_events: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
     expires_at = TTLAttribute(null=True)
     outbox = OutboxIndex()
+    review_shard = UnicodeAttribute(null=True)  # set on a new intake until staff first open it
+    review_at = UnicodeAttribute(null=True)
+    review = ReviewIndex()
 
 
 class CrisisItem(Model):
@@ -93,6 +121,9 @@ class CrisisItem(Model):
     due_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     due = DueIndex()
+    open_shard = UnicodeAttribute(null=True)  # set on a case while its status is open
+    open_at = UnicodeAttribute(null=True)
+    open_cases = OpenCaseIndex()
 
 
 class ReminderItem(Model):
@@ -159,12 +190,33 @@ class EligibilityItem(Model):
     updated_at = UnicodeAttribute(null=True)
 
 
+class AuditItem(Model):
+    """One staff access to a patient's record (``pk`` = ``INTAKE#<id>`` or ``CASE#<id>``). Ids
+    only, never PHI; written once, never updated or deleted (functions/audit/store.py)."""
+
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    role = UnicodeAttribute(null=True)
+    action = UnicodeAttribute()
+    outcome = NumberAttribute()
+    source = UnicodeAttribute()
+    request_id = UnicodeAttribute(null=True)
+    ids = JSONAttribute(null=True)
+
+
 ALL_MODELS: dict[str, type[Model]] = {
     "intakes_table": IntakeItem,
     "crisis_table": CrisisItem,
     "reminders_table": ReminderItem,
     "contacts_table": ContactItem,
     "eligibility_table": EligibilityItem,
+    "audit_table": AuditItem,
 }
 
 _bound: tuple[str, ...] | None = None

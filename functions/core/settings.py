@@ -25,6 +25,7 @@ _ENV = {
     "reminders_table": "IOP_REMINDERS_TABLE",
     "contacts_table": "IOP_CONTACTS_TABLE",
     "eligibility_table": "IOP_ELIGIBILITY_TABLE",
+    "audit_table": "IOP_AUDIT_TABLE",  # staff access audit: append-only (functions/audit/store.py)
     "insurance_queue_url": "IOP_INSURANCE_QUEUE_URL",
     "crisis_queue_url": "IOP_CRISIS_QUEUE_URL",
     "inbound_sms_queue_url": "IOP_INBOUND_SMS_QUEUE_URL",
@@ -55,6 +56,7 @@ class Settings:
     reminders_table: str
     contacts_table: str
     eligibility_table: str
+    audit_table: str
     insurance_queue_url: str
     crisis_queue_url: str
     inbound_sms_queue_url: str

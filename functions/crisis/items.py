@@ -27,6 +27,9 @@ CASE_SK, OPEN_SK, CODE_SK, TOKEN_SK = "CASE", "OPEN", "CODE", "TOKEN"
 ROSTER_PK, ROSTER_CURRENT = "ROSTER", "CURRENT"
 #: The ``due`` index's partitions: a case's shard is fixed by its id (``due_shard``).
 DUE_SHARDS = ("DUE#0", "DUE#1", "DUE#2", "DUE#3")
+#: The ``open`` index's one partition: every case whose status is ``open`` (the staff work queue).
+#: A few open cases at a time, so one partition; ``open_at`` is when it opened (oldest first).
+OPEN_CASES_SHARD = "OPEN"
 
 
 def case_pk(case_id: str) -> str:
@@ -77,6 +80,8 @@ def case_item(case_id: str, at: datetime, **fields: Any) -> CrisisItem:
         version=0,
         due_shard=due_shard(case_id),
         due_at=iso(at),
+        open_shard=OPEN_CASES_SHARD,
+        open_at=iso(at),
     )
 
 

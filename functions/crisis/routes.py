@@ -162,7 +162,10 @@ def staff_case(call: StaffCall, case_id: str) -> Response:
     """Read by the staff page (web/staff.html) from the website's origin."""
     from functions.crisis import staff
 
-    return json_response(200, staff.case_detail(case_id), call.headers)
+    detail = staff.case_detail(case_id)
+    if detail.get("intake_id"):  # the audit record goes under the patient (functions/core/http.py)
+        call.audit.ids["intake_id"] = str(detail["intake_id"])
+    return json_response(200, detail, call.headers)
 
 
 @staff_route(bp, "/staff/cases/{case_id}/timeline.json", methods=["GET"], route_logger=logger)
@@ -170,6 +173,8 @@ def staff_case_timeline(call: StaffCall, case_id: str) -> Response:
     from functions.crisis import staff
 
     export = staff.case_timeline(case_id)
+    if export.get("intake_id"):  # the audit record goes under the patient (functions/core/http.py)
+        call.audit.ids["intake_id"] = str(export["intake_id"])
     return json_response(
         200,
         export,
@@ -195,5 +200,7 @@ def staff_case_resolve(call: StaffCall, case_id: str) -> Response:
 
     identity = call.identity
     result = staff.resolve_case(case_id, _resolve_note(call.body), identity.email or identity.subject)
+    if result.get("intake_id"):  # the audit record goes under the patient (functions/core/http.py)
+        call.audit.ids["intake_id"] = str(result["intake_id"])
     logger.info("case resolved by staff", extra={"case_id": case_id})
     return json_response(200, result, call.headers)

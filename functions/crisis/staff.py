@@ -81,6 +81,7 @@ def case_detail(case_id: str) -> dict[str, Any]:
     acked = state.acked_by if state is not None else None
     return {
         "case_id": record.case_id,
+        "intake_id": record.data.get("intake_id"),  # None for a case opened by SMS from an unknown number
         "code": state.code if state is not None else None,
         "status": record.data.get("status", "open"),
         "urgency": record.urgency,
@@ -107,6 +108,7 @@ def case_timeline(case_id: str) -> dict[str, Any]:
     record = _case_or_404(case_id)
     return {
         "case_id": record.case_id,
+        "intake_id": record.data.get("intake_id"),
         "code": record.state.code if record.state else None,
         "status": record.data.get("status", "open"),
         "timeline": _timeline(record),
@@ -123,7 +125,8 @@ def resolve_case(case_id: str, note: str, by: str, *, at: datetime | None = None
         state = record.state or CaseState(case_id=case_id, code="", urgency=record.urgency, version=record.version)
         new, _actions = escalation.resolve(state, at)
         if new == state:
-            return {"case_id": case_id, "status": new.status, "resolved_at": iso(new.resolved_at or at)}
+            return {"case_id": case_id, "intake_id": record.data.get("intake_id"), "status": new.status,
+                    "resolved_at": iso(new.resolved_at or at)}
         data = {**record.data, "state": new.model_dump(mode="json"), "status": new.status, "resolved_at": iso(at)}
         data.pop("notices_pending", None)
         try:
@@ -134,5 +137,6 @@ def resolve_case(case_id: str, note: str, by: str, *, at: datetime | None = None
         if new.code:
             store.release_code(new.code, case_id)
         logger.info("case resolved", extra={"case_id": case_id})
-        return {"case_id": case_id, "status": new.status, "resolved_at": iso(at)}
+        return {"case_id": case_id, "intake_id": record.data.get("intake_id"), "status": new.status,
+                "resolved_at": iso(at)}
     raise RetryableError("crisis case keeps changing")

@@ -89,6 +89,8 @@ def save_case(record: CaseRecord, data: dict[str, Any], version: int, due: datet
         actions += [CrisisItem.due_shard.set(due_shard(record.case_id)), CrisisItem.due_at.set(iso(due))]
     else:
         actions += [CrisisItem.due_shard.remove(), CrisisItem.due_at.remove()]
+    if data.get("status", "open") != "open":  # acknowledged or resolved: off the work queue's index
+        actions += [CrisisItem.open_shard.remove(), CrisisItem.open_at.remove()]
     same = CrisisItem.version == record.version
     if record.version == 0:
         same = same | CrisisItem.version.does_not_exist()

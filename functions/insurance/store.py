@@ -7,6 +7,9 @@ Items (``pk`` / ``sk``), all written here:
 - ``INTAKE#<intake_id>`` / ``RETRY#<check_id>#<attempt>``: the retry-published ledger;
 - ``ACTIVE#<yyyy-mm>`` / ``INTAKE#<intake_id>``: intakes whose coverage was active that month;
 - ``SWEEP#monthly`` / ``<yyyy-mm>``: the monthly re-check ran.
+- ``QUEUE#insurance`` / ``INTAKE#<intake_id>``: the staff work queue's entry while the stored check
+  needs staff action (written before the summary that asks for it, deleted once a check needs none
+  or staff mark it done); the queue re-reads the summary, so a stale entry shows nothing.
 
 The intakes table is read (never written) through :mod:`functions.core.intakes`.
 """
@@ -61,6 +64,13 @@ def notify_key(intake_id: str, key: str) -> tuple[str, str]:
 
 def retry_key(intake_id: str, key: str) -> tuple[str, str]:
     return intake_pk(intake_id), f"RETRY#{key}"
+
+
+QUEUE_PK = "QUEUE#insurance"
+
+
+def queue_key(intake_id: str) -> tuple[str, str]:
+    return QUEUE_PK, intake_pk(intake_id)
 
 
 def active_pk(month: str) -> str:
@@ -244,7 +254,14 @@ class EligibilityStore:
             condition = EligibilityItem.pk.exists() & EligibilityItem.updated_at.does_not_exist()
         else:
             condition = EligibilityItem.updated_at == expected.updated_at
+        needs_action = bool(data.get("staff_action"))
+        queue_entry = EligibilityItem(*queue_key(intake_id), kind="queue_insurance", created_at=at, updated_at=at)
+        if needs_action:  # first: a summary asking for action is never without its queue entry
+            self._put(queue_entry)
         self._put(item, condition)
+        if not needs_action:
+            with aws_errors("dynamodb", "DeleteItem"):
+                queue_entry.delete()
 
     def record_requested(self, intake_id: str, at: datetime) -> bool:
         """Store a ``pending`` summary for an intake that has none yet; False when one exists."""
@@ -368,3 +385,42 @@ def eligibility_for_staff(data: dict[str, Any] | None, status: str | None, updat
     eligibility.setdefault("status", status)
     eligibility["updated_at"] = updated_at
     return eligibility
+
+
+# --- the staff work queue (functions/staffq/sources.py)
+
+
+def needing_action(limit: int) -> list[tuple[str, str, list[str]]]:
+    """(intake_id, since, reasons) of stored checks that need staff action, oldest first: one Query
+    of the queue entries, then the summaries by key (BatchGetItem); an entry whose summary no longer
+    asks for action is left out."""
+    from functions.core.models import EligibilityItem, bind_models
+
+    bind_models()
+    with aws_errors("dynamodb", "Query"):
+        entries = list(EligibilityItem.query(QUEUE_PK, consistent_read=True, limit=limit))
+    if not entries:
+        return []
+    with aws_errors("dynamodb", "BatchGetItem"):
+        summaries = {item.pk: item for item in EligibilityItem.batch_get([(e.sk, SUMMARY_SK) for e in entries])}
+    found = []
+    for entry in entries:
+        summary = summaries.get(entry.sk)
+        actions = (summary.data or {}).get("staff_action") if summary is not None else None
+        if actions:
+            reasons = [str(a.get("reason")) for a in actions if isinstance(a, dict) and a.get("reason")]
+            found.append((entry.sk.removeprefix(INTAKE_PREFIX), str(entry.created_at), reasons))
+    return sorted(found, key=lambda f: f[1])
+
+
+def clear_action(intake_id: str) -> bool:
+    """Staff dealt with it: the queue entry goes (False when there was none)."""
+    from functions.core.models import EligibilityItem, bind_models
+
+    bind_models()
+    try:
+        with aws_errors("dynamodb", "DeleteItem"):
+            EligibilityItem(*queue_key(intake_id)).delete(condition=EligibilityItem.pk.exists())
+    except ConflictError:
+        return False
+    return True

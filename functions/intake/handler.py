@@ -156,9 +156,11 @@ def crisis() -> Response:
 @staff_route(bp, "/staff/intakes/{intake_id}", methods=["GET"], cors_preflight=True, route_logger=logger)
 def staff_intake(call: StaffCall, intake_id: str) -> Response:
     """Read by the staff page (web/staff.html) from the website's origin."""
+    from functions.core.intakes import mark_reviewed
     from functions.intake import service
 
     view = service.staff_view(intake_id)
+    call.audit.after.append(lambda: mark_reviewed(intake_id))  # off the work queue once audited
     logger.info("intake viewed", extra={"intake_id": intake_id, "staff_sub": call.identity.subject})
     return json_response(200, view, call.headers)
 

@@ -30,6 +30,7 @@ class Health(_Out):
 
 class StaffMe(_Out):
     email: str
+    role: Literal["admin", "clinician", "intake"]  # a sign-in without a role gets 403 (docs/security.md)
 
 
 class Phq9Score(_Out):
@@ -206,6 +207,7 @@ def _paths() -> dict[str, Any]:
             }
         },
         **_staff_paths(auth_errors),
+        **_queue_and_audit_paths(auth_errors),
     }
 
 
@@ -273,6 +275,36 @@ def _staff_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
             body={"type": "object", "required": ["intake_id", "status"], "additionalProperties": False,
                   "properties": {"intake_id": {"type": "string", "minLength": 1, "maxLength": 64},
                                  "status": {"enum": ["attended", "missed"]}}})},
+    }
+
+
+def _queue_and_audit_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
+    """The work queue and the PHI access audit (docs/work-queue.md, docs/security.md)."""
+    item = _object("A queue item", ("item_id", "kind", "intake_id", "since", "summary"),
+                   item_id={"type": "string"}, kind={"type": "string"}, intake_id={"type": ["string", "null"]},
+                   case_id={"type": "string"}, since={"type": "string"}, summary={"type": "string"})
+    items = {"type": "array", "items": item["content"]["application/json"]["schema"]}
+    errors = {**auth_errors, 503: "Try again shortly"}
+    return {
+        "/staff/queue": {"get": {
+            "operationId": "staffQueue", "summary": "What needs a person now, most urgent first, for the role",
+            "security": [{"staffBearer": []}],
+            "responses": {"200": _object("The queue", ("items",), items=items), **_errors(errors)}}},
+        "/staff/queue/{item_id}/done": {"post": {
+            "operationId": "staffQueueDone", "summary": "Mark a queue item done (missed sessions, insurance)",
+            "security": [{"staffBearer": []}],
+            "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": _ID_PARAMETER}],
+            "responses": {"200": _object("Done", ("item_id", "status"), item_id={"type": "string"},
+                                         status={"const": "done"}),
+                          **_errors({**errors, 404: "Not on the queue", 409: "Leaves the queue another way"})}}},
+        "/staff/audit": {"get": {
+            "operationId": "staffAudit", "summary": "A patient's audit records, oldest first (admin only)",
+            "security": [{"staffBearer": []}],
+            "parameters": [{"name": "intake_id", "in": "query", "required": True,
+                            "schema": {"type": "string", "pattern": "^itk_[0-9A-HJKMNP-TV-Z]{26}$"}}],
+            "responses": {"200": _object("The records", ("intake_id", "records"), intake_id={"type": "string"},
+                                         records={"type": "array", "items": {"type": "object"}}),
+                          **_errors({**errors, 422: "No valid intake id"})}}},
     }
 
 

@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
-from functions.core.intakes import intake_key, patient_key, patient_pk
+from functions.core.intakes import REVIEW_SHARD, intake_key, patient_key, patient_pk
 from functions.core.links import staff_intake_url
 from functions.core.models import CrisisItem, IntakeItem
 from functions.core.outbox import OutboxEvent, embed
@@ -218,6 +218,8 @@ def build_intake_write(
             "body_sha256": body_hash,
         },
         created_at=at,
+        review_shard=REVIEW_SHARD,  # on the staff work queue until staff first open it
+        review_at=at,
     )
 
     events: list[OutboxEvent] = []

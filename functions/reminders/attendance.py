@@ -114,6 +114,7 @@ def record_attendance(occurrence_id: str, intake_id: str, status: str, at: datet
             "link": link,
         }
         job = store.job_item(pk, store.task_sk(key), data, at, due=at, reason=None)
+        store.put_missed_twice(occurrence_id, key, intake_id, at)  # the staff work queue (functions/staffq)
         store.put(job, Record.pk.does_not_exist())
         result["clinician_task"] = True
     return result

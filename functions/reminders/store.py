@@ -31,6 +31,10 @@ Items of the reminders table (``pk`` / ``sk``; ``kind``):
 - ``PHONE#<e164>`` / ``PART#<participant>`` (``phone``): who a number belongs to (reply C).
 - ``PHONE#<e164>`` / ``REPLY#cannot_read`` and ``INBOUND#<message id>`` / ``REPLY``: reply
   ledgers (TTL).
+- ``QUEUE#missed_twice`` / ``<occurrence_id>#<participant>`` (``queue_missed``): the staff work
+  queue's entry for a second missed session in a row (written with the clinician task); ``state``
+  open, or done (with a TTL) once staff marked it done, so a re-recorded attendance cannot bring it
+  back.
 
 Participant keys (``patient:<intake_id>``, ``family:<intake_id>:<contact_id>``) and occurrence
 ids are ids, never PHI; phone numbers appear only in ``PHONE#`` keys and job data, which the
@@ -146,6 +150,34 @@ def followup_sk(participant_key: str, channel: str) -> str:
 
 def task_sk(participant_key: str) -> str:
     return f"TASK#{participant_key}#missed_twice"
+
+
+QUEUE_MISSED_PK = "QUEUE#missed_twice"
+QUEUE_DONE_TTL = timedelta(days=90)
+
+
+def queue_missed_key(occurrence_id: str, participant_key: str) -> tuple[str, str]:
+    return QUEUE_MISSED_PK, f"{occurrence_id}#{participant_key}"
+
+
+def put_missed_twice(occurrence_id: str, participant_key: str, intake_id: str, at: datetime) -> bool:
+    """The work queue's entry for a second missed session (once: False when it exists)."""
+    item = Record(*queue_missed_key(occurrence_id, participant_key), kind="queue_missed", state="open",
+                  created_at=iso(at), data={"intake_id": intake_id, "occurrence_id": occurrence_id,
+                                            "participant": participant_key})
+    return put(item, Record.pk.does_not_exist())
+
+
+def open_missed_twice(limit: int) -> list[Record]:
+    """Open work-queue entries for missed sessions (one Query of their partition)."""
+    return [item for item in partition(QUEUE_MISSED_PK, limit=limit) if item.state == "open"]
+
+
+def close_missed_twice(occurrence_id: str, participant_key: str, at: datetime) -> bool:
+    """Staff dealt with it: done (kept a while, then expires). False when it was not open."""
+    actions = [Record.state.set("done"), Record.updated_at.set(iso(at)),
+               Record.expires_at.set(at + QUEUE_DONE_TTL)]
+    return update(*queue_missed_key(occurrence_id, participant_key), actions, Record.state == "open") is not None
 
 
 def job_item(pk: str, sk: str, data: dict[str, Any], at: datetime, *, due: datetime | None,

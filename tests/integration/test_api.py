@@ -107,7 +107,7 @@ def test_no_authorization_header_is_unauthorized(aws: Any) -> None:
 def test_a_token_from_issue_local_token_identifies_the_staff_member(aws: Any) -> None:
     token = issue_local_token(STAFF)
     identity = staff_identity({"Authorization": f"Bearer {token}"}, None)
-    assert identity == StaffIdentity(email=STAFF, subject=STAFF)
+    assert identity == StaffIdentity(email=STAFF, subject=STAFF, role="admin")
     # header names are case-insensitive, the scheme too
     assert staff_identity({"authorization": f"bearer {token}"}, None).email == STAFF
 
@@ -188,7 +188,7 @@ def test_staff_me_answers_401_403_and_200(client: Client, fixed_clock: FixedCloc
 
     ok = client.http.get("/staff/me", headers={"Authorization": f"Bearer {issue_local_token(STAFF)}"})
     assert ok.status_code == 200
-    assert json.loads(ok.body) == {"email": STAFF}
+    assert json.loads(ok.body) == {"email": STAFF, "role": "admin"}
     _assert_security_headers(ok.headers)
 
 

@@ -27,7 +27,8 @@ EMAIL = {("ses:SendEmail", "ses identity/*"), ("ses:SendRawEmail", "ses identity
 EXPECTED: dict[str, dict[str, Any]] = {
     "APIHandler": {"name": "api-handler",
                    "tables": {"IntakesTable": RW, "CrisisTable": RW, "RemindersTable": RW,
-                              "EligibilityTable": RO, "ContactsTable": RO},
+                              "EligibilityTable": RO | {"DeleteItem"}, "ContactsTable": RO,
+                              "AuditTable": {"PutItem", "Query"}},
                    "send": {"InsuranceChecksQueue", "CrisisEventsQueue"}, "consume": None,
                    "secrets": {"SigningSecret"}, "sms": False, "email": True},
     "CheckInsurance": {"name": "check-insurance",
@@ -190,3 +191,40 @@ def test_eligibility_api_failures_page_ops_on_the_metric_the_workflow_emits(reso
     alarm = resources["EligibilityApiFailingAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("VirtualIOP", ELIGIBILITY_API_FAILURE)
     assert alarm["AlarmActions"] == [{"Ref": "OpsAlarmTopic"}]
+
+
+# --------------------------------------------------------------------------- the PHI access audit
+AUDIT_CHANGES = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                 "dynamodb:TransactWriteItems", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+                 "dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive",
+                 "dynamodb:RestoreTableToPointInTime", "dynamodb:UpdateContinuousBackups"}
+
+
+def test_no_role_in_the_stack_may_change_or_delete_an_audit_record(resources: dict[str, Any]) -> None:
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for action, where in pairs_of(policy["PolicyDocument"]["Statement"]):
+                if where.startswith("AuditTable"):  # append and read, nothing else
+                    assert action in {"dynamodb:PutItem", "dynamodb:Query"}, f"{logical} may {action} {where}"
+                if where == "*":
+                    assert action not in AUDIT_CHANGES, f"{logical} may {action} every table"
+
+
+def test_the_audit_table_is_encrypted_kept_and_never_expires(resources: dict[str, Any]) -> None:
+    table = resources["AuditTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}
+    assert "TimeToLiveSpecification" not in props  # kept at least 6 years: nothing expires it
+
+
+def test_staff_roles_are_the_user_pools_groups(resources: dict[str, Any]) -> None:
+    groups = {r["Properties"]["GroupName"]: r["Properties"] for r in resources.values()
+              if r["Type"] == "AWS::Cognito::UserPoolGroup"}
+    assert set(groups) == {"admin", "clinician", "intake"}
+    assert all(g["UserPoolId"] == {"Ref": "StaffUserPool"} for g in groups.values())
+    assert groups["admin"]["Precedence"] < groups["clinician"]["Precedence"] < groups["intake"]["Precedence"]

@@ -23,7 +23,7 @@ def _table_name(props: dict[str, Any]) -> str:
 
 def test_every_table_exists_with_the_template_keys_and_indexes(aws: Any) -> None:
     tables = _of_type("AWS::DynamoDB::Table")
-    assert len(tables) == 5
+    assert len(tables) == 6  # the five workflow tables and the audit table
     for props in tables.values():
         desc = aws.dynamodb.describe_table(TableName=_table_name(props))["Table"]
         assert desc["KeySchema"] == props["KeySchema"]
@@ -47,6 +47,7 @@ def test_settings_name_the_provisioned_tables(aws: Any) -> None:
         s.reminders_table,
         s.contacts_table,
         s.eligibility_table,
+        s.audit_table,
     ):
         assert table in names
         assert table.startswith("virtual-iop-test-")

@@ -17,6 +17,7 @@ REQUIRED = {
     "IOP_REMINDERS_TABLE": "virtual-iop-test-reminders",
     "IOP_CONTACTS_TABLE": "virtual-iop-test-contacts",
     "IOP_ELIGIBILITY_TABLE": "virtual-iop-test-eligibility",
+    "IOP_AUDIT_TABLE": "virtual-iop-test-audit",
     "IOP_INSURANCE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/virtual-iop-test-insurance-checks",
     "IOP_CRISIS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/virtual-iop-test-crisis-events",
     "IOP_INBOUND_SMS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/virtual-iop-test-inbound-sms",

@@ -1,0 +1,1 @@
+"""The staff work queue: what needs a person now, most urgent first (GET /staff/queue)."""
