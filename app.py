@@ -6,6 +6,7 @@ from functions.audit.routes import bp as audit_routes_bp
 from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
 from functions.crisis.routes import bp as crisis_routes_bp
+from functions.fhir.routes import bp as fhir_routes_bp
 from functions.inbound.handler import bp as inbound_bp
 from functions.insurance.handler import bp as insurance_bp
 from functions.insurance.routes import bp as insurance_routes_bp
@@ -26,3 +27,4 @@ app.register_blueprint(crisis_bp)
 app.register_blueprint(crisis_routes_bp)
 app.register_blueprint(audit_routes_bp)
 app.register_blueprint(staffq_routes_bp)
+app.register_blueprint(fhir_routes_bp)
