@@ -1,0 +1,1 @@
+"""Repeat screening (measurement-based care): change rules, and later tokens, store and routes."""
