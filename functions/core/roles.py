@@ -49,6 +49,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "GET /staff/queue": allow(CLINICIAN, INTAKE, audited=False),  # ids and kinds only, per role
     "POST /staff/queue/{item_id}/done": allow(CLINICIAN, INTAKE),
     "GET /staff/audit": allow(),
+    "GET /staff/intakes/{intake_id}/fhir": allow(CLINICIAN),  # the whole record: not intake staff
 }
 
 

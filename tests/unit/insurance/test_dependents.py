@@ -205,7 +205,7 @@ def test_the_other_way_round_a_lead_of_subscriber_falls_back_to_dependent(now):
 
 def test_not_found_both_ways_keeps_the_first_answer_and_both_tries(now):
     client = CountingClient()
-    stranger = {"first_name": "Avery", "last_name": "Nobody", "date_of_birth": date(2012, 1, 1)}
+    stranger = {"first_name": "Avery", "last_name": "Strangeway", "date_of_birth": date(2012, 1, 1)}
     asked = ask_payer(client, inquiry(who=stranger), CODES, now=now, deadline=None, last_attempt=False)
     assert asked.summary.status == "not_found" and asked.sent_as == "dependent"
     assert [t.sent_as for t in asked.tries] == ["dependent", "subscriber"]
@@ -236,7 +236,7 @@ def test_other_way_unreachable_before_the_last_attempt_retries_the_check(now):
                 raise PayerUnreachable("down")
             return super().ask(inquiry, service_type, now=now, deadline=deadline)
 
-    stranger = {"first_name": "Avery", "last_name": "Nobody", "date_of_birth": date(2012, 1, 1)}
+    stranger = {"first_name": "Avery", "last_name": "Strangeway", "date_of_birth": date(2012, 1, 1)}
     asked = ask_payer(FlakyOther(), inquiry(who=stranger), CODES, now=now, deadline=None, last_attempt=False)
     assert asked.retryable and asked.summary.status == "not_found"
     assert [t.outcome for t in asked.tries] == ["answered", "unreachable"]
