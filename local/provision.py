@@ -46,7 +46,7 @@ FUNCTION_NAMES = {
 WIRED_TYPES = {"AWS::Lambda::EventSourceMapping"}
 SKIPPED_TYPES = {
     "AWS::IAM::Role", "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
-    "AWS::Cognito::UserPoolDomain",
+    "AWS::Cognito::UserPoolDomain", "AWS::Cognito::UserPoolGroup",  # groups: local tokens carry the role
     "AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::KMS::Alias", "AWS::ApiGateway::Account",
 }
 

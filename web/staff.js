@@ -186,13 +186,30 @@
       headers["Content-Type"] = "application/json";
     }
     return fetch(API + path, options).then(function (response) {
-      if (response.status === 401 || response.status === 403) {
-        forgetToken();
-        showSignIn("Your sign-in is not valid or has expired. " + why);
-        return null;
+      if (response.status === 403) {
+        // A refusal for the role (field "role") keeps the sign-in: the person is signed in, but
+        // their role may not open this. Any other 403 is a sign-in that is not valid.
+        return response.clone().json().then(function (answer) {
+          var first = (answer && answer.errors && answer.errors[0]) || {};
+          if (first.field === "role") {
+            showView(null);
+            say(first.message || "Your role may not open this.");
+            return null;
+          }
+          return signInAgain();
+        }, signInAgain);
+      }
+      if (response.status === 401) {
+        return signInAgain();
       }
       return response;
     });
+
+    function signInAgain() {
+      forgetToken();
+      showSignIn("Your sign-in is not valid or has expired. " + why);
+      return null;
+    }
   }
 
   function render(data) {

@@ -445,3 +445,27 @@ def test_a_clinician_records_who_attended_a_group_session(tab: Tab, stack: Stack
 
     tab.page.goto(f"{stack.web}/staff.html?session=no-such-session")
     says(tab, "no session with this id")
+
+
+def test_intake_staff_opening_a_crisis_case_are_told_their_role_may_not_and_stay_signed_in(
+    tab: Tab, stack: Stack
+) -> None:
+    """A role refusal (403, field ``role``) is not an expired sign-in: the page says so and keeps the
+    token, so the same person can go on to the intake they may open."""
+    intake_id = submit(stack, risky=True)
+    view = request("GET", f"{stack.api}/staff/intakes/{intake_id}",
+                   headers={"Authorization": f"Bearer {staff_token(stack)}"})
+    case_id = str(view.body["crisis_case_id"])
+    issued = stack.iop("staff", "token", "--email", "intake@clinic.example", "--role", "intake")
+    assert issued.returncode == 0, issued.stderr
+    tab.page.goto(f"{stack.web}/staff.html?case={case_id}")
+    tab.page.fill("#staff-token", issued.stdout.strip())
+    tab.page.click("[data-action=token-sign-in]")
+    says(tab, "role")
+    assert "expired" not in tab.status()
+    assert tab.page.locator("[data-testid=case]").is_hidden()
+    assert tab.page.locator("#sign-in-token").is_hidden()
+    assert tab.page.evaluate("() => sessionStorage.getItem('iop-staff-token')") is not None
+    tab.page.goto(f"{stack.web}/staff.html?intake={intake_id}")
+    tab.page.wait_for_selector("[data-testid=intake]:not([hidden])")
+    assert tab.text("intake_id") == intake_id
