@@ -127,7 +127,8 @@ def test_staff_routes_need_a_valid_token(stack: Stack) -> None:
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     ok = request("GET", stack.api + "/staff/me", headers={"Authorization": f"Bearer {token}"})
-    assert ok.status == 200 and ok.body == {"email": "nurse@clinic.example"}
+    # the token's role comes along (iop staff token's default is admin)
+    assert ok.status == 200 and ok.body == {"email": "nurse@clinic.example", "role": "admin"}
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert request("GET", stack.api + "/staff/me", headers={"Authorization": f"Bearer {tampered}"}).status == 403
 
