@@ -58,8 +58,8 @@ COGNITO_RESERVED_WORDS = ("aws", "amazon", "cognito")
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
 # Parameters the clinic must set: the template's defaults are placeholders (clinic.example).
-REQUIRED = ("ClinicName", "ClinicPhone", "SenderEmail", "SenderDomain", "IntakeStaffEmail", "OpsEmail",
-            "AllowedOrigins", "PublicBaseUrl")
+REQUIRED = ("ClinicName", "ClinicPhone", "SenderEmail", "SenderDomain", "IntakeStaffEmail", "CareTeamEmail",
+            "OpsEmail", "AllowedOrigins", "PublicBaseUrl")
 PLACEHOLDER_DOMAINS = ("example", "example.com", "example.org", "clinic.example")
 EMPTY_CHANGE_SET = ("didn't contain changes", "No updates are to be performed")
 
@@ -123,7 +123,7 @@ def check_parameters(parameters: dict[str, Any], template_parameters: dict[str, 
     for name in ("ClinicPhone", "SmsOriginationNumber"):
         if text.get(name) and not E164.match(text[name]):
             problems.append(f"parameters.{name}: must be an E.164 number like +15555550123")
-    for name in ("SenderEmail", "IntakeStaffEmail", "OpsEmail"):
+    for name in ("SenderEmail", "IntakeStaffEmail", "CareTeamEmail", "OpsEmail"):
         if text.get(name) and not EMAIL.match(text[name]):
             problems.append(f"parameters.{name}: must be an email address")
     sender, domain = text.get("SenderEmail", ""), text.get("SenderDomain", "").lower()

@@ -156,6 +156,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "SenderEmail": {"Type": "String", "Default": "no-reply@clinic.example"},
     "SenderDomain": {"Type": "String", "Default": "clinic.example"},
     "IntakeStaffEmail": {"Type": "String", "Default": "intake@clinic.example"},
+    # the clinicians told of check-in and repeat-screening alerts (a patient getting worse)
+    "CareTeamEmail": {"Type": "String", "Default": "care-team@clinic.example"},
     "OpsEmail": {"Type": "String", "Default": "ops@clinic.example"},
     "AllowedOrigins": {"Type": "String", "Default": "https://www.clinic.example"},
     "PublicBaseUrl": {"Type": "String", "Default": "https://www.clinic.example"},
@@ -178,6 +180,7 @@ def function_env() -> dict[str, Any]:
         "IOP_CLINIC_PHONE": ref("ClinicPhone"),
         "IOP_SENDER_EMAIL": ref("SenderEmail"),
         "IOP_INTAKE_STAFF_EMAIL": ref("IntakeStaffEmail"),
+        "IOP_CARE_TEAM_EMAIL": ref("CareTeamEmail"),
         "IOP_ALLOWED_ORIGINS": ref("AllowedOrigins"),
         "IOP_PUBLIC_BASE_URL": ref("PublicBaseUrl"),
         "IOP_SMS_ORIGINATION_NUMBER": ref("SmsOriginationNumber"),

@@ -31,6 +31,7 @@ LOCAL_PARAMETERS = {
     "ClinicPhone": "+15555550100",
     "SenderEmail": "no-reply@clinic.example",
     "IntakeStaffEmail": "intake@clinic.example",
+    "CareTeamEmail": "care-team@clinic.example",
     "OpsEmail": "ops@clinic.example",
 }
 # Function logical id (template) -> Chalice name.

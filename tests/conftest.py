@@ -88,6 +88,7 @@ def base_env(stage: str = STAGE) -> dict[str, str]:
         "IOP_SIGNING_SECRET_ID": f"virtual-iop/{stage}/signing",
         "IOP_SENDER_EMAIL": SENDER_EMAIL,
         "IOP_INTAKE_STAFF_EMAIL": "intake@clinic.example",
+        "IOP_CARE_TEAM_EMAIL": "care-team@clinic.example",
         "IOP_CLINIC_NAME": "Harbor Clinic",
         "IOP_CLINIC_PHONE": "+12025550100",
         "IOP_PUBLIC_BASE_URL": "https://www.clinic.example",

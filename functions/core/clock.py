@@ -38,3 +38,15 @@ def now() -> datetime:
 def iso(when: datetime) -> str:
     """ISO 8601 in UTC with a Z, to the second."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """An ISO 8601 instant as stored (``...Z`` or an offset); a time without a zone is UTC.
+    None for empty or unreadable text, so a damaged item reads as "no time" rather than failing."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

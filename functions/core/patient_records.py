@@ -24,7 +24,7 @@ from pynamodb.models import Model
 
 from functions.core import ids
 from functions.core.aws import aws_errors
-from functions.core.clock import iso
+from functions.core.clock import iso, parse_iso
 from functions.core.contacts import sms_key
 from functions.core.errors import ConflictError
 from functions.core.intakes import INTAKE_SK, PROFILE_SK, intake_pk, patient_pk
@@ -164,16 +164,6 @@ def _months(start: datetime, end: datetime) -> list[str]:
     return out
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _crisis_kind(sk: str) -> str:
     if sk == "CASE":
         return "crisis_case"
@@ -285,7 +275,7 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
     # eligibility
     for result in _query(EligibilityItem, intake_pk(intake_id)):
         items.append(Found("eligibility", f"eligibility_{result.kind}", result))
-    since = _parse_time(intake.created_at) or now
+    since = parse_iso(intake.created_at) or now
     months = _months(since, now)
     for active in _batch_get(EligibilityItem, (eligibility_keys.active_key(m, intake_id) for m in months)):
         items.append(Found("eligibility", "eligibility_active_month", active))

@@ -32,6 +32,7 @@ _ENV = {
     "signing_secret_id": "IOP_SIGNING_SECRET_ID",
     "sender_email": "IOP_SENDER_EMAIL",
     "intake_staff_email": "IOP_INTAKE_STAFF_EMAIL",
+    "care_team_email": "IOP_CARE_TEAM_EMAIL",  # check-in and repeat-screening alerts
     "clinic_name": "IOP_CLINIC_NAME",
     "clinic_phone": "IOP_CLINIC_PHONE",
     "public_base_url": "IOP_PUBLIC_BASE_URL",
@@ -63,6 +64,7 @@ class Settings:
     signing_secret_id: str
     sender_email: str
     intake_staff_email: str
+    care_team_email: str
     clinic_name: str
     clinic_phone: str
     public_base_url: str

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from functions.core import patient_records
-from functions.core.clock import iso
+from functions.core.clock import iso, parse_iso
 from functions.core.errors import NotFoundError
 from functions.core.log import get_logger
 from functions.crisis import items as crisis_items
@@ -26,15 +26,6 @@ logger = get_logger("fhir_export")
 
 class Erased(NotFoundError):
     """The patient's records were erased (404, as an unknown intake: nothing about them is told)."""
-
-
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def is_erased(records: patient_records.PatientRecords) -> bool:
@@ -75,7 +66,7 @@ def resources(records: patient_records.PatientRecords) -> list[builders.Resource
     entries = {str(f.data.get("occurrence_id")): f.item for f in records.of("person_session") if f.pk == own}
     for session in records.sessions:
         mine = entries.get(str(session.get("occurrence_id")))
-        start = _parse(session.get("starts_at"))
+        start = parse_iso(session.get("starts_at"))
         minutes = session.get("duration_minutes")
         end = iso(start + timedelta(minutes=int(minutes))) if start and minutes else None
         out.append(builders.appointment_resource(

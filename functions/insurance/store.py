@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from functions.core.aws import aws_errors
-from functions.core.clock import iso
+from functions.core.clock import iso, parse_iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
 from functions.core.intakes import INTAKE_PREFIX, get_intake, intake_pk, patient_of
 from functions.core.log import get_logger
@@ -130,15 +130,6 @@ class StoredCheck:
     def attempt(self) -> int:
         value = self.check.get("attempt")
         return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 class EligibilityStore:
@@ -295,7 +286,7 @@ class EligibilityStore:
             raise RetryableError("notification ledger changed; try again")
         if found.status == "sent":
             return False
-        claimed = _parse_iso(found.updated_at)
+        claimed = parse_iso(found.updated_at)
         if claimed is not None and now - claimed < timedelta(seconds=NOTIFY_LEASE_SECONDS):
             raise RetryableError("the notification is being sent by another delivery")
         claim.created_at = found.created_at

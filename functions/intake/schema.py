@@ -278,6 +278,18 @@ CurrentLocation = Annotated[
 _LOCATION_TAGS = frozenset({"same", "address"})
 
 
+def _birth_date(value: date, today: date, *, min_age: int | None, old: str) -> date:
+    """One date-of-birth rule for the patient (``min_age``) and a policy holder (no minimum)."""
+    if value > today:
+        raise _fail("dob_future", "Date of birth can't be in the future")
+    age = age_on(value, today)
+    if min_age is not None and age < min_age:
+        raise _fail("dob_young", f"You must be at least {min_age} years old to use this form")
+    if age > MAX_AGE:
+        raise _fail("dob_old", old)
+    return value
+
+
 class Patient(_Form):
     first_name: NameText
     last_name: NameText
@@ -294,15 +306,7 @@ class Patient(_Form):
     @field_validator("date_of_birth")
     @classmethod
     def _date_of_birth(cls, value: date, info: ValidationInfo) -> date:
-        today = _today(info)
-        if value > today:
-            raise _fail("dob_future", "Date of birth can't be in the future")
-        age = age_on(value, today)
-        if age < MIN_AGE:
-            raise _fail("dob_young", f"You must be at least {MIN_AGE} years old to use this form")
-        if age > MAX_AGE:
-            raise _fail("dob_old", "Check the year of your date of birth")
-        return value
+        return _birth_date(value, _today(info), min_age=MIN_AGE, old="Check the year of your date of birth")
 
     @field_validator("email")
     @classmethod
@@ -361,12 +365,7 @@ class Subscriber(_Form):
     @field_validator("date_of_birth")
     @classmethod
     def _date_of_birth(cls, value: date, info: ValidationInfo) -> date:
-        today = _today(info)
-        if value > today:
-            raise _fail("dob_future", "Date of birth can't be in the future")
-        if age_on(value, today) > MAX_AGE:
-            raise _fail("dob_old", "Check the year of the date of birth")
-        return value
+        return _birth_date(value, _today(info), min_age=None, old="Check the year of the date of birth")
 
 
 class Insurance(_Form):

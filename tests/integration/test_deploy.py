@@ -33,6 +33,7 @@ STAGE = {
         "SenderEmail": "reminders@lakesidebh.org",
         "SenderDomain": "lakesidebh.org",
         "IntakeStaffEmail": "intake@lakesidebh.org",
+        "CareTeamEmail": "care-team@lakesidebh.org",
         "OpsEmail": "ops@lakesidebh.org",
         "AllowedOrigins": "https://www.lakesidebh.org,https://lakesidebh.org",
         "PublicBaseUrl": "https://www.lakesidebh.org",

@@ -113,6 +113,26 @@ def test_iso_strings_sort_like_the_times() -> None:
 # --------------------------------------------------------------------------- ids
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-08T07:00:00Z", datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        ("2026-03-08T09:00:00+02:00", datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        ("2026-03-08T07:00:00", datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+        ("", None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
+def test_parse_iso_reads_stored_instants(text: str | None, expected: datetime | None) -> None:
+    assert clock.parse_iso(text) == expected
+
+
+def test_parse_iso_reads_back_what_iso_writes() -> None:
+    when = datetime(2026, 11, 1, 6, 30, 5, tzinfo=UTC)
+    assert clock.parse_iso(iso(when)) == when
+
+
 def test_id_has_the_prefix_and_26_crockford_characters() -> None:
     value = new_id("itk")
     prefix, _, rest = value.partition("_")

@@ -24,6 +24,7 @@ REQUIRED = {
     "IOP_SIGNING_SECRET_ID": "virtual-iop/test/signing",
     "IOP_SENDER_EMAIL": "no-reply@clinic.example",
     "IOP_INTAKE_STAFF_EMAIL": "intake@clinic.example",
+    "IOP_CARE_TEAM_EMAIL": "care-team@clinic.example",
     "IOP_CLINIC_NAME": "Harbor Clinic",
     "IOP_CLINIC_PHONE": "+12025550100",
     "IOP_PUBLIC_BASE_URL": "https://www.clinic.example",
