@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from functions.audit.routes import bp as audit_routes_bp
+from functions.checkins.routes import bp as checkins_routes_bp
 from functions.core.api import bp as core_bp
 from functions.crisis.handler import bp as crisis_bp
 from functions.crisis.routes import bp as crisis_routes_bp
@@ -28,3 +29,4 @@ app.register_blueprint(crisis_routes_bp)
 app.register_blueprint(audit_routes_bp)
 app.register_blueprint(staffq_routes_bp)
 app.register_blueprint(fhir_routes_bp)
+app.register_blueprint(checkins_routes_bp)

@@ -347,7 +347,7 @@ GATEWAY_ERROR_HEADERS: dict[str, Any] = {
         "Origin": {"Fn::Select": [0, {"Fn::Split": [",", ref("AllowedOrigins")]}]}}]},
     "Vary": "'Origin'",
     "Access-Control-Allow-Headers": "'Content-Type,Idempotency-Key,Authorization'",
-    "Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
+    "Access-Control-Allow-Methods": "'GET,POST,PUT,OPTIONS'",
     "Cache-Control": "'no-store'",
     "X-Content-Type-Options": "'nosniff'",
 }

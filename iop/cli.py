@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iop import audit, common, dlq, eligibility, patient, reminders, roster
+from iop import audit, checkins, common, dlq, eligibility, patient, reminders, roster
 from iop.common import Parser, UsageError, read_json
 
 
@@ -122,6 +122,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     patient.register,  # patient export, erase
     dlq.register,  # dead-letter queues: list, redrive
     audit.register,  # audit show
+    checkins.register,  # checkins plan
 )
 
 

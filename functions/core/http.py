@@ -37,7 +37,7 @@ SECURITY_HEADERS = {
 
 # also on API Gateway's own error responses (infra/template.py GATEWAY_ERROR_HEADERS)
 CORS_ALLOW_HEADERS = "Content-Type,Idempotency-Key,Authorization"
-CORS_ALLOW_METHODS = "GET,POST,OPTIONS"
+CORS_ALLOW_METHODS = "GET,POST,PUT,OPTIONS"  # PUT: the check-in plan
 
 F = TypeVar("F", bound=Callable[..., Response])
 MAX_BODY_BYTES = 64 * 1024

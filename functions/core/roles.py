@@ -50,6 +50,9 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "POST /staff/queue/{item_id}/done": allow(CLINICIAN, INTAKE),
     "GET /staff/audit": allow(),
     "GET /staff/intakes/{intake_id}/fhir": allow(CLINICIAN),  # the whole record: not intake staff
+    # check-ins (functions/checkins/routes.py)
+    "PUT /staff/intakes/{intake_id}/checkin-plan": allow(CLINICIAN),
+    "GET /staff/intakes/{intake_id}/measures": allow(CLINICIAN),
 }
 
 

@@ -45,6 +45,7 @@ _OPTIONAL = {
     "ses_configuration_set": "IOP_SES_CONFIGURATION_SET",
     "api_base_url": "IOP_API_BASE_URL",
     "eligibility_secret_id": "IOP_ELIGIBILITY_SECRET_ID",
+    "checkin_default_plan": "IOP_CHECKIN_DEFAULT_PLAN",  # "mon,wed,fri@19:00" (the default) or "none"
 }
 
 
@@ -75,6 +76,7 @@ class Settings:
     ses_configuration_set: str | None = None
     api_base_url: str | None = None  # the API's public URL (signed links in alerts point here)
     eligibility_secret_id: str | None = None  # {"base_url", "api_key"} of the eligibility API
+    checkin_default_plan: str | None = None  # the clinic's default check-in plan (functions/checkins)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -135,4 +135,10 @@ def handle_inbound(
     route = ROUTES[intent.kind]
     if route.opted_in_only and sms_opted_out(sender):
         return f"{intent.kind}_opted_out"
+    if intent.kind == "other":  # a reply to a check-in (docs/checkins.md); crisis words were checked first
+        from functions.checkins.service import answer_reply
+
+        answered = answer_reply(sender, text, at, message_id, msg.reply, msg.clinic)
+        if answered is not None:
+            return answered
     return route.answer(msg)

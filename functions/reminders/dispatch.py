@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from functions.checkins import rules as checkin_rules
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.clock import now as clock_now
@@ -150,7 +151,8 @@ class _Dispatcher:
             return "stale"
         if job.state == SENDING:
             if job.lease_until and job.lease_until < iso(now):
-                store.abandon_stuck(job, now, "send_uncertain")
+                if store.abandon_stuck(job, now, "send_uncertain"):
+                    self.after_checkin(job, "send_uncertain", now)
                 store.drop_pointer(pointer)
                 return "send_uncertain"
             return "in_flight"
@@ -193,6 +195,13 @@ class _Dispatcher:
                 return "too_late"
             if timing.is_quiet(now, tz):
                 return "not_due"
+        if kind == "checkin":  # docs/checkins.md: not counted in the weekly cap; skipped, never moved
+            if not info.get("consent_sms"):
+                return "no_sms_consent"
+            if timing.is_quiet(now, tz):
+                return "quiet_hours"
+            if info.get("last_sent_day") == checkin_rules.local_day(now, tz).isoformat():
+                return "daily_limit"
         return None
 
     def send(self, job: Record, opted: set[str]) -> tuple[str, tuple[str, str] | None]:
@@ -209,27 +218,36 @@ class _Dispatcher:
         if reason is None and info.get("type") == "followup" and info.get("channel") == "sms":
             reason = self.reserve_cap(str(info["participant"]), str(info["tz"]), now)
         if reason is not None:
-            store.finish(job, self.run_id, SKIPPED, now, reason)
-            return reason, None
+            return self.skip(job, now, reason), None
         try:
             message_id = self.deliver(info, now)
         except OptedOutError:
-            store.finish(job, self.run_id, SKIPPED, now, "opted_out")
-            return "opted_out", None
+            return self.skip(job, now, "opted_out"), None
         except PermanentError:
             reason = "invalid_number" if info.get("channel") == "sms" else "send_failed"
-            store.finish(job, self.run_id, SKIPPED, now, reason)
-            return reason, None
+            return self.skip(job, now, reason), None
         except RetryableError:
             attempts = int(job.attempts or 0) + 1
             if attempts >= MAX_SEND_ATTEMPTS:
-                store.finish(job, self.run_id, SKIPPED, now, "send_failed")
-                return "send_failed", None
+                return self.skip(job, now, "send_failed"), None
             return "retry", store.release(job, self.run_id, now, now + RETRY_AFTER, attempts=attempts)
-        store.finish(
-            job, self.run_id, SENT, self.clock(), extra={"sent_at": iso(self.clock()), "message_id": message_id}
-        )
+        sent_at = self.clock()
+        if store.finish(job, self.run_id, SENT, sent_at, extra={"sent_at": iso(sent_at), "message_id": message_id}):
+            self.after_checkin(job, "sent", sent_at)
         return "sent", None
+
+    def skip(self, job: Record, now: datetime, reason: str) -> str:
+        if store.finish(job, self.run_id, SKIPPED, now, reason):
+            self.after_checkin(job, reason, now)
+        return reason
+
+    @staticmethod
+    def after_checkin(job: Record, outcome: str, now: datetime) -> None:
+        """A check-in settled (sent, skipped, send uncertain): the plan's next one is written."""
+        if job.info.get("type") == "checkin":
+            from functions.checkins.service import after_dispatch
+
+            after_dispatch(job, outcome, now)
 
     def deliver(self, info: dict[str, Any], now: datetime) -> str:
         kind, channel, to = info.get("type"), info.get("channel"), str(info["to"])
@@ -259,6 +277,13 @@ class _Dispatcher:
             return self.email.send_email(Email(to, followup.subject, followup.text))
         if kind == "task":
             subject, text = templates.clinician_task_email(self.clinic, str(info["link"]))
+            return self.email.send_email(Email(to, subject, text))
+        if kind == "checkin":
+            return self.sms.send_sms(to, checkin_rules.checkin_sms(self.clinic))
+        if kind == "checkin_alert":
+            from functions.checkins.service import alert_email
+
+            subject, text = alert_email(self.clinic.display_name, str(info["link"]), str(info.get("alert")))
             return self.email.send_email(Email(to, subject, text))
         raise PermanentError(f"unknown job type {kind!s:.20}")
 

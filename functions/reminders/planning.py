@@ -309,6 +309,9 @@ def import_schedule(obj: object, at: datetime) -> ImportSummary:
         until = at + HORIZON
         summary.add(sync_series(series, patients, at, until))
         _save_series(series, until, at)
+    from functions.checkins.service import start_default  # a patient's first session starts check-ins
+
+    start_default(patients.values(), at)
     return summary
 
 

@@ -79,6 +79,21 @@ def crisis_cases(limit: int) -> list[QueueItem]:
     return items
 
 
+def checkin_alerts(limit: int) -> list[QueueItem]:
+    """Patients whose check-ins raised an alert (low, drop, 3 unanswered): open until marked done."""
+    from functions.checkins import store
+
+    return sorted((QueueItem(f"checkin_alert.{entry.sk}", "checkin_alert", entry.sk, str(entry.created_at),
+                             "Check-in alert (" + ", ".join(entry.info.get("alerts", [])) + "): reach out")
+                   for entry in store.open_queue(limit)), key=lambda i: i.since)
+
+
+def checkin_alert_done(ref: str, actor: str, at: datetime) -> bool:
+    from functions.checkins import store
+
+    return store.close_queue_entry(ref, at)
+
+
 def missed_sessions(limit: int) -> list[QueueItem]:
     """Patients who missed two sessions in a row."""
     from functions.reminders import store
@@ -129,6 +144,7 @@ CLINICAL = frozenset({ADMIN, CLINICIAN})
 #: Most urgent first. The check-in / assessment alert source goes after crisis (one line).
 SOURCES: list[Source] = [
     Source("crisis", CLINICAL, crisis_cases),
+    Source("checkin_alert", CLINICAL, checkin_alerts, checkin_alert_done),
     Source("missed_sessions", CLINICAL, missed_sessions, missed_done),
     Source("insurance", frozenset({ADMIN, INTAKE}), insurance, insurance_done),
     Source("new_intake", EVERYONE, new_intakes),
@@ -155,7 +171,7 @@ def source_of(item_id: str) -> tuple[Source, str]:
 
 def intake_of(source: Source, ref: str) -> str | None:
     """The patient an item id names, for its audit record (ids only)."""
-    if source.kind in ("insurance", "new_intake"):
+    if source.kind in ("insurance", "new_intake", "checkin_alert"):
         return ref
     if source.kind == "missed_sessions":  # <occurrence>~patient:<intake_id> or ~family:<intake_id>:<contact>
         parts = ref.partition("~")[2].split(":")

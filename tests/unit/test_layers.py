@@ -111,4 +111,4 @@ def test_python_dash_m_iop_lists_every_command() -> None:
         [sys.executable, "-m", "iop", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "{run,invoke,staff,roster,sessions,attendance,eligibility,patient,dlq,audit}" in done.stdout
+    assert "{run,invoke,staff,roster,sessions,attendance,eligibility,patient,dlq,audit,checkins}" in done.stdout

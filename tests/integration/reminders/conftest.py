@@ -103,6 +103,16 @@ def make_patient(aws: Any) -> MakePatient:
     return make
 
 
+@pytest.fixture(autouse=True)
+def _no_default_checkins(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count reminder sends: the clinic here starts no check-ins by default
+    (tests/integration/checkins/ test the default plan)."""
+    from functions.core.settings import reset_settings
+
+    monkeypatch.setenv("IOP_CHECKIN_DEFAULT_PLAN", "none")
+    reset_settings()
+
+
 @pytest.fixture
 def clock() -> Iterator[FixedClock]:
     previous = core_clock.get_clock()
