@@ -268,6 +268,20 @@ def collect(intake_id: str, *, now: datetime) -> PatientRecords | None:
                 continue  # someone else at the same number
             items.append(Found("reminders", _reminder_kind(phone_item), phone_item))
 
+    # check-ins (functions/checkins/store.py): the patient's partition, each number's latest
+    # check-in and the work-queue entry
+    from functions.checkins import store as checkin_keys
+
+    for checkin in _query(ReminderItem, checkin_keys.checkin_pk(intake_id)):
+        items.append(Found("reminders", _reminder_kind(checkin), checkin))
+    for phone in phones:
+        last = _get(ReminderItem, *checkin_keys.phone_key(phone))
+        if last is not None and (last.data or {}).get("intake_id") == intake_id:
+            items.append(Found("reminders", "phone_link", last))
+    entry = _get(ReminderItem, checkin_keys.QUEUE_PK, intake_id)
+    if entry is not None:
+        items.append(Found("reminders", "reminder_queue_checkin", entry))
+
     # contacts: the opt-out ledger of each number
     for contact in _batch_get(ContactItem, (sms_key(p) for p in phones)):
         items.append(Found("contacts", "sms_opt_out", contact))

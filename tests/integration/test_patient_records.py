@@ -324,7 +324,8 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(
     listing = json.loads(out)
     assert listing["dry_run"] is True
     withdrawn = listing["planned"]["withdraw"]["reminder_job"]
-    assert withdrawn and all(key.startswith("OCC#") for key in withdrawn)
+    assert withdrawn and all(key.startswith(("OCC#", "CHECKIN#")) for key in withdrawn)
+    assert [key for key in withdrawn if key.startswith("CHECKIN#")]  # the pending check-in too
     assert "PHONE#[phone] / PART#patient:" + person.intake_id in listing["planned"]["delete"]["phone_link"]
     assert f"INTAKE#{person.intake_id} / SUMMARY" in listing["planned"]["delete"]["eligibility_eligibility"]
     assert listing["kept"]["sms_opt_out"]["count"] == 1

@@ -145,3 +145,23 @@ def test_a_dispatch_reads_about_one_item_per_check_in_and_never_scans(
     assert counts["sent"] == len(patients)
     assert "Scan" not in calls
     assert items[0] <= 1.05 * len(patients) + 1  # + the watermark
+
+
+def test_an_erased_patient_gets_no_more_check_ins_and_their_number_is_scrubbed(
+    enrol: Callable[..., Patient], run_dispatch: Callable[[str], Any], sent: Any, clock: Any
+) -> None:
+    from functions.checkins import store
+    from functions.core import outbox
+    from functions.core.patient_erase import erase
+
+    p = enrol()
+    outbox.relay()  # the intake's profile is written (erase waits for it)
+    run_dispatch("2027-02-02T00:00:30Z")
+    sent.sms()
+    erase(p.intake_id, at=clock.now(), operator="test")
+
+    for at in ("2027-02-04T00:00:30Z", "2027-02-06T00:00:30Z"):
+        run_dispatch(at)
+    assert sent.sms() == []
+    assert all("to" not in item.info for item in store.checkins_from(p.intake_id))
+    assert store.get_last(p.phone) is None
