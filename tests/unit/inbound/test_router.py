@@ -37,6 +37,9 @@ class World:
         monkeypatch.setattr(router, "confirm_next", self._confirm)
         monkeypatch.setattr(router.store, "claim_reply", self._claim_reply)
         monkeypatch.setattr(router.store, "claim_cannot_read", lambda phone, at, every: True)
+        from functions.checkins import service as checkins  # no check-in sent to this number
+
+        monkeypatch.setattr(checkins, "answer_reply", lambda *args: None)
 
     def _opted_out(self, phone: str) -> bool:
         return self.opted_out
