@@ -61,55 +61,12 @@
     { id: "87726", name: "UnitedHealthcare" }
   ];
 
-  var SCALE = ["Not at all", "Several days", "More than half the days", "Nearly every day"];
-
-  var PHQ9 = [
-    "Little interest or pleasure in doing things",
-    "Feeling down, depressed, or hopeless",
-    "Trouble falling or staying asleep, or sleeping too much",
-    "Feeling tired or having little energy",
-    "Poor appetite or overeating",
-    "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
-    "Trouble concentrating on things, such as reading the newspaper or watching television",
-    "Moving or speaking so slowly that other people could have noticed? Or the opposite: being so " +
-      "fidgety or restless that you have been moving around a lot more than usual",
-    "Thoughts that you would be better off dead or of hurting yourself in some way"
-  ];
-
-  var GAD7 = [
-    "Feeling nervous, anxious, or on edge",
-    "Not being able to stop or control worrying",
-    "Worrying too much about different things",
-    "Trouble relaxing",
-    "Being so restless that it is hard to sit still",
-    "Becoming easily annoyed or irritable",
-    "Feeling afraid as if something awful might happen"
-  ];
-
-  // C-SSRS screener. Questions 3-5 are asked only when question 2 is yes (followup: true).
-  var CSSRS = [
-    { key: "wish_to_be_dead", n: 1,
-      text: "Have you wished you were dead or wished you could go to sleep and not wake up?" },
-    { key: "suicidal_thoughts", n: 2,
-      text: "Have you actually had any thoughts of killing yourself?" },
-    { key: "thoughts_with_method", n: 3, followup: true,
-      text: "Have you been thinking about how you might do this?",
-      hint: "For example: \u201cI thought about taking an overdose but I never made a specific plan as to " +
-        "when, where or how I would actually do it, and I would never go through with it.\u201d" },
-    { key: "intent", n: 4, followup: true,
-      text: "Have you had these thoughts and had some intention of acting on them?",
-      hint: "As opposed to \u201cI have the thoughts but I definitely will not do anything about them.\u201d" },
-    { key: "plan", n: 5, followup: true,
-      text: "Have you started to work out or worked out the details of how to kill yourself? " +
-        "Do you intend to carry out this plan?" },
-    { key: "behavior_past_3_months", n: 6,
-      text: "In the past 3 months, have you done anything, started to do anything, or prepared to do " +
-        "anything to end your life?",
-      hint: "For example: collected pills, obtained a gun, gave away valuables, wrote a will or suicide " +
-        "note, took out pills but didn\u2019t swallow any, held a gun but changed your mind or it was " +
-        "grabbed from your hand, went to the roof but didn\u2019t jump; or actually took pills, tried to " +
-        "shoot yourself, cut yourself, tried to hang yourself." }
-  ];
+  // Screening wording (PHQ-9, GAD-7, C-SSRS screener) lives in screening.js, in every language held.
+  // The item counts and C-SSRS keys are the same in every language; only the texts change.
+  var SCREENING = window.IOP_SCREENING;
+  var PHQ9 = SCREENING.get("phq9", "en").items;
+  var GAD7 = SCREENING.get("gad7", "en").items;
+  var CSSRS = SCREENING.get("cssrs", "en").items;
 
   var STATUS_MESSAGES = {
     400: "Your answers could not be read by our system. Please check them and press Submit again.",
@@ -1546,22 +1503,41 @@
     return fieldset;
   }
 
-  function buildScreening() {
-    var scale = SCALE.map(function (label, score) {
+  function buildInstrument(root, name, lang) {
+    var inst = SCREENING.get(name, lang);
+    var group = root.closest(".question-group");
+    // A question shown in English on a Spanish page (no published Spanish text held) says so.
+    if (inst.lang !== lang) {
+      group.setAttribute("lang", inst.lang);
+    } else {
+      group.removeAttribute("lang");
+    }
+    $("#" + name + "-title").textContent = inst.title;
+    return inst;
+  }
+
+  function buildScreening(lang) {
+    var phq = buildInstrument($("#phq9-items"), "phq9", lang);
+    var scale = phq.scale.map(function (label, score) {
       return [String(score), label];
     });
     var phqRoot = $("#phq9-items");
-    PHQ9.forEach(function (text, i) {
+    phq.items.forEach(function (text, i) {
       phqRoot.appendChild(buildRadioItem("screening.phq9." + i, "phq9-" + i, i + 1, text, scale));
     });
-    var gadRoot = $("#gad7-items");
-    GAD7.forEach(function (text, i) {
-      gadRoot.appendChild(buildRadioItem("screening.gad7." + i, "gad7-" + i, i + 1, text, scale));
+    var gad = buildInstrument($("#gad7-items"), "gad7", lang);
+    var gadScale = gad.scale.map(function (label, score) {
+      return [String(score), label];
     });
-    var yesNo = [["yes", "Yes"], ["no", "No"]];
+    var gadRoot = $("#gad7-items");
+    gad.items.forEach(function (text, i) {
+      gadRoot.appendChild(buildRadioItem("screening.gad7." + i, "gad7-" + i, i + 1, text, gadScale));
+    });
+    var cssrs = buildInstrument($("#cssrs-items"), "cssrs", lang);
+    var yesNo = [["yes", cssrs.yes], ["no", cssrs.no]];
     var cssrsRoot = $("#cssrs-items");
     var followupBlock = el("div", { id: "cssrs-followup", "data-conditional": true, "data-testid": "cssrs-followup", hidden: true });
-    CSSRS.forEach(function (q) {
+    cssrs.items.forEach(function (q) {
       var node = buildRadioItem("screening.cssrs." + q.key, "cssrs-" + q.key, q.n, q.text, yesNo, q.hint);
       if (q.followup) {
         followupBlock.appendChild(node);
@@ -1744,7 +1720,7 @@
     $("#subscriber-dob").setAttribute("max", todayIso());
     buildTimezones();
     buildPayers();
-    buildScreening();
+    buildScreening("en");
     applyClinicDetails();
     updateConditionals();
 
