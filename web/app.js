@@ -1222,7 +1222,7 @@
     if (phone && phoneLooksValid(phone)) {
       $("#help-form").hidden = true;
       $("#help-heading").focus();
-      sendHelp({ phone: phone, message: T("help.default_message") });
+      sendHelp({ phone: phone, message: I18N.t("en", "help.default_message") });
       return;
     }
     var helpForm = $("#help-form");
@@ -1249,7 +1249,7 @@
       focusTarget(target);
       return;
     }
-    sendHelp({ phone: phone, message: val("help-message") || T("help.default_message") });
+    sendHelp({ phone: phone, message: val("help-message") || I18N.t("en", "help.default_message") });
   }
 
   function sendHelp(payload) {

@@ -48,6 +48,8 @@
     "help.message": "What is happening?",
     "help.send": "Send to the on-call team",
     "help.close": "Close",
+    // sent to the on-call team as the message when the person typed none: always in English (staff
+    // pages stay in the clinic's language), whatever the page's language
     "help.default_message": "I need help now (sent from the intake website).",
     "help.sending": "Contacting the clinic's on-call team…",
     "help.retrying": "Still trying to reach the on-call team (attempt {n} of {total})… Do not wait: call or " +
@@ -330,7 +332,7 @@
     "help.message": "¿Qué está pasando?",
     "help.send": "Enviar al equipo de guardia",
     "help.close": "Cerrar",
-    "help.default_message": "Necesito ayuda ahora (enviado desde el sitio web de admisión).",
+    "help.default_message": "I need help now (sent from the intake website).",
     "help.sending": "Comunicándonos con el equipo de guardia de la clínica…",
     "help.retrying": "Seguimos intentando comunicarnos con el equipo de guardia (intento {n} de {total})… No " +
       "espere: llame al 988 o envíe AYUDA al 988 ahora.",
