@@ -24,18 +24,15 @@
   var REQUEST_TIMEOUT_MS = 30000;
   var RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
   var CRISIS_RETRY_DELAYS_MS = [1000, 2000];
-  var DEFAULT_HELP_MESSAGE = "I need help now (sent from the intake website).";
+  // Words: i18n.js (one catalogue per language); the choice: ?lang=, else the kept one, else English.
+  var I18N = window.IOP_I18N;
+  var LANG = I18N.language();
+  function T(key, params) {
+    return I18N.t(LANG, key, params);
+  }
 
-  var US_TIMEZONES = [
-    ["America/New_York", "Eastern time (New York)"],
-    ["America/Chicago", "Central time (Chicago)"],
-    ["America/Denver", "Mountain time (Denver)"],
-    ["America/Phoenix", "Mountain time without daylight saving (Arizona)"],
-    ["America/Los_Angeles", "Pacific time (Los Angeles)"],
-    ["America/Anchorage", "Alaska time (Anchorage)"],
-    ["Pacific/Honolulu", "Hawaii time (Honolulu)"],
-    ["America/Puerto_Rico", "Atlantic time (Puerto Rico)"]
-  ];
+  var US_TIMEZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico"];
 
   var US_STATES = [
     ["AL", "Alabama"], ["AK", "Alaska"], ["AZ", "Arizona"], ["AR", "Arkansas"], ["CA", "California"],
@@ -61,68 +58,15 @@
     { id: "87726", name: "UnitedHealthcare" }
   ];
 
-  var SCALE = ["Not at all", "Several days", "More than half the days", "Nearly every day"];
+  // Screening wording (PHQ-9, GAD-7, C-SSRS screener) lives in screening.js, in every language held.
+  // The item counts and C-SSRS keys are the same in every language; only the texts change.
+  var SCREENING = window.IOP_SCREENING;
+  var PHQ9 = SCREENING.get("phq9", "en").items;
+  var GAD7 = SCREENING.get("gad7", "en").items;
+  var CSSRS = SCREENING.get("cssrs", "en").items;
 
-  var PHQ9 = [
-    "Little interest or pleasure in doing things",
-    "Feeling down, depressed, or hopeless",
-    "Trouble falling or staying asleep, or sleeping too much",
-    "Feeling tired or having little energy",
-    "Poor appetite or overeating",
-    "Feeling bad about yourself, or that you are a failure or have let yourself or your family down",
-    "Trouble concentrating on things, such as reading the newspaper or watching television",
-    "Moving or speaking so slowly that other people could have noticed? Or the opposite: being so " +
-      "fidgety or restless that you have been moving around a lot more than usual",
-    "Thoughts that you would be better off dead or of hurting yourself in some way"
-  ];
-
-  var GAD7 = [
-    "Feeling nervous, anxious, or on edge",
-    "Not being able to stop or control worrying",
-    "Worrying too much about different things",
-    "Trouble relaxing",
-    "Being so restless that it is hard to sit still",
-    "Becoming easily annoyed or irritable",
-    "Feeling afraid as if something awful might happen"
-  ];
-
-  // C-SSRS screener. Questions 3-5 are asked only when question 2 is yes (followup: true).
-  var CSSRS = [
-    { key: "wish_to_be_dead", n: 1,
-      text: "Have you wished you were dead or wished you could go to sleep and not wake up?" },
-    { key: "suicidal_thoughts", n: 2,
-      text: "Have you actually had any thoughts of killing yourself?" },
-    { key: "thoughts_with_method", n: 3, followup: true,
-      text: "Have you been thinking about how you might do this?",
-      hint: "For example: \u201cI thought about taking an overdose but I never made a specific plan as to " +
-        "when, where or how I would actually do it, and I would never go through with it.\u201d" },
-    { key: "intent", n: 4, followup: true,
-      text: "Have you had these thoughts and had some intention of acting on them?",
-      hint: "As opposed to \u201cI have the thoughts but I definitely will not do anything about them.\u201d" },
-    { key: "plan", n: 5, followup: true,
-      text: "Have you started to work out or worked out the details of how to kill yourself? " +
-        "Do you intend to carry out this plan?" },
-    { key: "behavior_past_3_months", n: 6,
-      text: "In the past 3 months, have you done anything, started to do anything, or prepared to do " +
-        "anything to end your life?",
-      hint: "For example: collected pills, obtained a gun, gave away valuables, wrote a will or suicide " +
-        "note, took out pills but didn\u2019t swallow any, held a gun but changed your mind or it was " +
-        "grabbed from your hand, went to the roof but didn\u2019t jump; or actually took pills, tried to " +
-        "shoot yourself, cut yourself, tried to hang yourself." }
-  ];
-
-  var STATUS_MESSAGES = {
-    400: "Your answers could not be read by our system. Please check them and press Submit again.",
-    413: "Your answers are too long to send. Please shorten the longest answers and press Submit again.",
-    415: "Your answers could not be read by our system. Please reload the page and try again.",
-    429: "Too many tries in a short time. Please wait a minute, then press Submit again.",
-    network: "We could not reach the clinic's system. Check your internet connection, then press Submit " +
-      "again: your answers are still here, and you will not be registered twice.",
-    server: "The clinic's system had a problem saving your form. Your answers are still here: please " +
-      "press Submit again in a minute. You will not be registered twice.",
-    conflict: "We already received a submission from this form with different answers. If you changed " +
-      "something after it was sent, you can send these answers as a new submission."
-  };
+  var STATUS_KEYS = { 400: "status.400", 413: "status.413", 415: "status.415", 429: "status.429",
+    network: "status.network", server: "status.server", conflict: "status.conflict" };
 
   // ---------------------------------------------------------------------------------------
   // Configuration
@@ -315,26 +259,26 @@
   function dobProblem(value) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
     if (!m) {
-      return "Enter your date of birth as year, month and day, for example 1990-04-27.";
+      return T("err.dob_format");
     }
     var y = +m[1];
     var mo = +m[2];
     var d = +m[3];
     var date = new Date(Date.UTC(y, mo - 1, d));
     if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) {
-      return "Enter a real date of birth.";
+      return T("err.dob_real");
     }
     var today = todayIso();
     if (value > today) {
-      return "Date of birth cannot be in the future.";
+      return T("err.dob_future");
     }
     var t = /^(\d{4})-(\d{2})-(\d{2})$/.exec(today);
     var age = +t[1] - y - ((+t[2] < mo || (+t[2] === mo && +t[3] < d)) ? 1 : 0);
     if (age < 12) {
-      return "This program is for people aged 12 and over.";
+      return T("err.dob_min_age");
     }
     if (age > 120) {
-      return "Check the year of your date of birth.";
+      return T("err.dob_year");
     }
     return null;
   }
@@ -343,18 +287,18 @@
   function holderDobProblem(value) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
     if (!m) {
-      return "Enter the date of birth as year, month and day, for example 1970-04-27.";
+      return T("err.holder_dob_format");
     }
     var y = +m[1];
     var date = new Date(Date.UTC(y, +m[2] - 1, +m[3]));
     if (date.getUTCFullYear() !== y || date.getUTCMonth() !== +m[2] - 1 || date.getUTCDate() !== +m[3]) {
-      return "Enter a real date of birth.";
+      return T("err.dob_real");
     }
     if (value > todayIso()) {
-      return "Date of birth cannot be in the future.";
+      return T("err.dob_future");
     }
     if (+todayIso().slice(0, 4) - y > 120) {
-      return "Check the year of the date of birth.";
+      return T("err.holder_dob_year");
     }
     return null;
   }
@@ -508,20 +452,20 @@
   }
 
   function validateAddress(errors, prefix, path) {
-    requireText(errors, prefix + "-line1", path + ".line1", "Enter the street address.");
-    requireText(errors, prefix + "-city", path + ".city", "Enter the city.");
-    requireText(errors, prefix + "-state", path + ".state", "Choose the state.");
-    if (requireText(errors, prefix + "-postal", path + ".postal_code", "Enter the ZIP code.") &&
+    requireText(errors, prefix + "-line1", path + ".line1", T("err.line1"));
+    requireText(errors, prefix + "-city", path + ".city", T("err.city"));
+    requireText(errors, prefix + "-state", path + ".state", T("err.state"));
+    if (requireText(errors, prefix + "-postal", path + ".postal_code", T("err.zip")) &&
         !ZIP_RE.test(val(prefix + "-postal"))) {
-      errors.push({ field: path + ".postal_code", message: "Enter a 5-digit ZIP code, like 02139." });
+      errors.push({ field: path + ".postal_code", message: T("err.zip_format") });
     }
   }
 
   var VALIDATORS = {
     about: function (errors) {
-      requireText(errors, "first-name", "patient.first_name", "Enter your first name.");
-      requireText(errors, "last-name", "patient.last_name", "Enter your last name.");
-      if (requireText(errors, "dob", "patient.date_of_birth", "Enter your date of birth.")) {
+      requireText(errors, "first-name", "patient.first_name", T("err.first_name"));
+      requireText(errors, "last-name", "patient.last_name", T("err.last_name"));
+      if (requireText(errors, "dob", "patient.date_of_birth", T("err.dob"))) {
         var problem = dobProblem(val("dob"));
         if (problem) {
           errors.push({ field: "patient.date_of_birth", message: problem });
@@ -530,22 +474,22 @@
       var email = val("email");
       var phone = val("phone");
       if (!email && !phone) {
-        errors.push({ field: "patient.email", message: "Enter an email or a phone number so we can reach you." });
-        errors.push({ field: "patient.phone", message: "Enter a phone number or an email so we can reach you." });
+        errors.push({ field: "patient.email", message: T("err.email_or_phone") });
+        errors.push({ field: "patient.phone", message: T("err.phone_or_email") });
       }
       if (email && (email.length > 254 || !EMAIL_RE.test(email))) {
-        errors.push({ field: "patient.email", message: "Enter an email address like name@example.com." });
+        errors.push({ field: "patient.email", message: T("err.email_format") });
       }
       if (phone && !phoneLooksValid(phone)) {
         errors.push({ field: "patient.phone",
-          message: "Enter a phone number like (212) 201-4477, or an international number starting with +." });
+          message: T("err.phone_format") });
       }
       var tz = timezoneValue();
       if (!tz) {
-        errors.push({ field: "patient.timezone", message: "Choose your time zone." });
+        errors.push({ field: "patient.timezone", message: T("err.timezone") });
       } else if (!timezoneIsValid(tz)) {
         errors.push({ field: "patient.timezone",
-          message: "Enter a time zone name such as America/Detroit, or choose one from the list." });
+          message: T("err.timezone_name") });
       }
       validateAddress(errors, "addr", "patient.address");
     },
@@ -555,37 +499,37 @@
       }
     },
     emergency: function (errors) {
-      requireText(errors, "ec-name", "emergency_contact.name", "Enter your emergency contact's name.");
+      requireText(errors, "ec-name", "emergency_contact.name", T("err.ec_name"));
       requireText(errors, "ec-relationship", "emergency_contact.relationship",
-        "Say how your emergency contact is related to you.");
-      if (requireText(errors, "ec-phone", "emergency_contact.phone", "Enter your emergency contact's phone number.") &&
+        T("err.ec_relationship"));
+      if (requireText(errors, "ec-phone", "emergency_contact.phone", T("err.ec_phone")) &&
           !phoneLooksValid(val("ec-phone"))) {
         errors.push({ field: "emergency_contact.phone",
-          message: "Enter a phone number like (212) 201-4477, or an international number starting with +." });
+          message: T("err.phone_format") });
       }
     },
     insurance: function (errors) {
       var coverage = radioValue("coverage");
       if (!coverage) {
-        errors.push({ field: "coverage", message: "Choose insurance or paying yourself." });
+        errors.push({ field: "coverage", message: T("err.coverage") });
         return;
       }
       if (coverage !== "insurance") {
         return;
       }
       if (!val("payer")) {
-        errors.push({ field: "insurance.payer_id", message: "Choose your insurance company." });
+        errors.push({ field: "insurance.payer_id", message: T("err.payer") });
       } else if (payerIsOther()) {
-        requireText(errors, "payer-name", "insurance.payer_name", "Enter your insurance company's name.");
+        requireText(errors, "payer-name", "insurance.payer_name", T("err.payer_name"));
       }
-      requireText(errors, "member-id", "insurance.member_id", "Enter the member ID from your insurance card.");
+      requireText(errors, "member-id", "insurance.member_id", T("err.member_id"));
       if ((val("subscriber-relationship") || "self") !== "self") {
         requireText(errors, "subscriber-first-name", "insurance.subscriber.first_name",
-          "Enter the policy holder's first name.");
+          T("err.holder_first"));
         requireText(errors, "subscriber-last-name", "insurance.subscriber.last_name",
-          "Enter the policy holder's last name.");
+          T("err.holder_last"));
         if (requireText(errors, "subscriber-dob", "insurance.subscriber.date_of_birth",
-          "Enter the policy holder's date of birth.")) {
+          T("err.holder_dob"))) {
           var holderProblem = holderDobProblem(val("subscriber-dob"));
           if (holderProblem) {
             errors.push({ field: "insurance.subscriber.date_of_birth", message: holderProblem });
@@ -596,12 +540,12 @@
     screening: function (errors) {
       PHQ9.forEach(function (_, i) {
         if (!radioValue("screening.phq9." + i)) {
-          errors.push({ field: "screening.phq9." + i, message: "Choose an answer for question " + (i + 1) + "." });
+          errors.push({ field: "screening.phq9." + i, message: T("form.choose_answer", { n: i + 1 }) });
         }
       });
       GAD7.forEach(function (_, i) {
         if (!radioValue("screening.gad7." + i)) {
-          errors.push({ field: "screening.gad7." + i, message: "Choose an answer for question " + (i + 1) + "." });
+          errors.push({ field: "screening.gad7." + i, message: T("form.choose_answer", { n: i + 1 }) });
         }
       });
       var followup = cssrsFollowupAsked();
@@ -610,19 +554,19 @@
           return;
         }
         if (!radioValue("screening.cssrs." + q.key)) {
-          errors.push({ field: "screening.cssrs." + q.key, message: "Choose yes or no." });
+          errors.push({ field: "screening.cssrs." + q.key, message: T("form.choose_yes_no") });
         }
       });
     },
     preferences: function () {},
     consent: function (errors) {
       if (!checked("consent-telehealth")) {
-        errors.push({ field: "consent.telehealth", message: "To take part in a virtual program, agree to telehealth care." });
+        errors.push({ field: "consent.telehealth", message: T("err.telehealth") });
       }
       if (!checked("consent-privacy")) {
-        errors.push({ field: "consent.privacy_notice", message: "Confirm that you have read the Notice of Privacy Practices." });
+        errors.push({ field: "consent.privacy_notice", message: T("err.privacy") });
       }
-      requireText(errors, "signature", "consent.signature", "Type your full name to sign.");
+      requireText(errors, "signature", "consent.signature", T("err.signature"));
     },
     review: function () {}
   };
@@ -734,7 +678,7 @@
     } else if (p.textContent.indexOf(message) >= 0) {
       return;
     }
-    var line = el("span", { class: "field-error-line" }, [el("span", { class: "visually-hidden", text: "Error: " }), message]);
+    var line = el("span", { class: "field-error-line" }, [el("span", { class: "visually-hidden", text: T("form.error_prefix") }), message]);
     p.appendChild(line);
     if (source === "server") {
       p.setAttribute("data-source", "server");
@@ -846,7 +790,7 @@
     var shown = [];
     var unplaced = [];
     errors.forEach(function (e) {
-      var message = str(e && e.message) || "Check this answer.";
+      var message = str(e && e.message) || T("form.check_answer");
       var target = findTarget(e && e.field, form);
       if (!target) {
         unplaced.push(message);
@@ -864,7 +808,7 @@
     });
     renderSummary(shown, unplaced);
     var count = shown.length + unplaced.length;
-    var summaryText = (count === 1 ? "There is 1 problem to fix. " : "There are " + count + " problems to fix. ") +
+    var summaryText = (count === 1 ? T("form.summary_one") : T("form.summary_many", { count: count })) + " " +
       shown.map(function (s) {
         return labelFor(s.target) + ": " + s.message;
       }).concat(unplaced).join(" ");
@@ -925,9 +869,9 @@
     });
     var section = sections[currentStep];
     var title = $("h2", section).textContent.trim();
-    $("#progress").textContent = "Step " + (currentStep + 1) + " of " + STEPS.length + ": " + title;
+    $("#progress").textContent = T("intake.step_of", { n: currentStep + 1, total: STEPS.length, title: title });
     $("#progress-bar").value = currentStep + 1;
-    document.title = "Step " + (currentStep + 1) + " of " + STEPS.length + ": " + title + " \u2013 Start your intake";
+    document.title = T("intake.doc_title", { n: currentStep + 1, total: STEPS.length, title: title });
     $("[data-action=back]").hidden = currentStep === 0;
     $("[data-action=next]").hidden = currentStep === STEPS.length - 1;
     $("[data-action=submit]").hidden = currentStep !== STEPS.length - 1;
@@ -982,65 +926,74 @@
   function renderReview() {
     var body = buildBody();
     var p = body.patient;
+    var notGiven = T("form.not_given");
+    var sep = T("review.list_separator");
     var yes = function (b) {
-      return b ? "Yes" : "No";
+      return b ? T("form.yes") : T("form.no");
+    };
+    var heading = function (step) {
+      return $("h2", sections[STEPS.indexOf(step)]).textContent.trim();
     };
     var groups = [
-      ["about", "About you", [
-        ["Name", [p.first_name, p.last_name].join(" ").trim()],
-        ["Date of birth", p.date_of_birth],
-        ["Email", p.email || "Not given"],
-        ["Phone", p.phone || "Not given"],
-        ["Time zone", p.timezone],
-        ["Home address", addressText(p.address)]
+      ["about", [
+        ["review.name", [p.first_name, p.last_name].join(" ").trim()],
+        ["review.dob", p.date_of_birth],
+        ["review.email", p.email || notGiven],
+        ["review.phone", p.phone || notGiven],
+        ["review.timezone", p.timezone],
+        ["review.home_address", addressText(p.address)]
       ]],
-      ["location", "Where you are now", [
-        ["Address", body.current_location.same_as_address ? "My home address" : addressText(body.current_location.address)]
+      ["location", [
+        ["review.address", body.current_location.same_as_address ? T("review.my_home") :
+          addressText(body.current_location.address)]
       ]],
-      ["emergency", "Emergency contact", [
-        ["Name", body.emergency_contact.name],
-        ["Relationship", body.emergency_contact.relationship],
-        ["Phone", body.emergency_contact.phone]
+      ["emergency", [
+        ["review.name", body.emergency_contact.name],
+        ["review.relationship", body.emergency_contact.relationship],
+        ["review.phone", body.emergency_contact.phone]
       ]],
-      ["insurance", "Insurance", body.insurance ? [
-        ["Insurance company", body.insurance.payer_name || ""],
-        ["Member ID", body.insurance.member_id],
-        ["Group number", body.insurance.group_number || "Not given"],
-        ["Whose plan", optionText("subscriber-relationship")]
+      ["insurance", body.insurance ? [
+        ["review.company", body.insurance.payer_name || ""],
+        ["review.member_id", body.insurance.member_id],
+        ["review.group_number", body.insurance.group_number || notGiven],
+        ["review.whose", optionText("subscriber-relationship")]
       ].concat(body.insurance.subscriber ? [
-        ["Policy holder", [body.insurance.subscriber.first_name, body.insurance.subscriber.last_name].join(" ").trim()],
-        ["Policy holder's date of birth", body.insurance.subscriber.date_of_birth]
-      ] : []) : [["Payment", radioValue("coverage") === "self_pay" ? "I'll pay myself" : "Not answered"]]],
-      ["screening", "How you have been feeling", [
-        ["Questions answered", countScreeningAnswered()]
+        ["review.holder", [body.insurance.subscriber.first_name, body.insurance.subscriber.last_name].join(" ").trim()],
+        ["review.holder_dob", body.insurance.subscriber.date_of_birth]
+      ] : []) : [["review.payment", radioValue("coverage") === "self_pay" ? T("insurance.self_pay") :
+        T("review.not_answered")]]],
+      ["screening", [
+        ["review.answered", countScreeningAnswered()]
       ]],
-      ["preferences", "Your preferences", [
-        ["Reminders by", body.preferences.channels.map(function (c) {
-          return c === "sms" ? "Text message" : "Email";
-        }).join(", ") || "No preference"],
-        ["Session times", body.preferences.session_times.map(function (t) {
-          return t.charAt(0).toUpperCase() + t.slice(1);
-        }).join(", ") || "No preference"],
-        ["Language", body.preferences.language === "es" ? "Spanish" : "English"]
+      ["preferences", [
+        ["review.reminders", body.preferences.channels.map(function (c) {
+          return c === "sms" ? T("review.text_message") : T("prefs.email");
+        }).join(sep) || T("review.no_preference")],
+        ["review.times", body.preferences.session_times.map(function (t) {
+          return T("prefs." + t);
+        }).join(sep) || T("review.no_preference")],
+        ["review.language", body.preferences.language === "es" ? T("lang.es") : T("lang.en")]
       ]],
-      ["consent", "Consent", [
-        ["Telehealth", yes(body.consent.telehealth)],
-        ["Privacy notice read", yes(body.consent.privacy_notice)],
-        ["Appointment texts", yes(body.consent.sms)],
-        ["Appointment emails", yes(body.consent.email)],
-        ["Signed", body.consent.signature || "Not signed"]
+      ["consent", [
+        ["review.telehealth", yes(body.consent.telehealth)],
+        ["review.privacy", yes(body.consent.privacy_notice)],
+        ["review.texts", yes(body.consent.sms)],
+        ["review.emails", yes(body.consent.email)],
+        ["review.signed", body.consent.signature || T("review.not_signed")]
       ]]
     ];
     var root = $("#review-content");
     root.textContent = "";
     groups.forEach(function (g) {
+      var title = heading(g[0]);
       var dl = el("dl", { class: "review-list" });
-      g[2].forEach(function (row) {
-        dl.appendChild(el("div", { class: "review-row" }, [el("dt", { text: row[0] }), el("dd", { text: row[1] || "Not given" })]));
+      g[1].forEach(function (row) {
+        dl.appendChild(el("div", { class: "review-row" }, [el("dt", { text: T(row[0]) }),
+          el("dd", { text: row[1] || notGiven })]));
       });
       var edit = el("button", { type: "button", class: "btn btn-secondary btn-small", "data-action": "edit", "data-goto": g[0] },
-        ["Change", el("span", { class: "visually-hidden", text: " " + g[1] })]);
-      root.appendChild(el("div", { class: "review-group" }, [el("h3", { text: g[1] }), dl, edit]));
+        [T("review.change"), el("span", { class: "visually-hidden", text: " " + title })]);
+      root.appendChild(el("div", { class: "review-group" }, [el("h3", { text: title }), dl, edit]));
     });
   }
 
@@ -1061,7 +1014,7 @@
       total += 1;
       answered += radioValue("screening.cssrs." + q.key) ? 1 : 0;
     });
-    return answered + " of " + total;
+    return T("review.answered_count", { answered: answered, total: total });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1209,13 +1162,13 @@
 
   function crisisActions() {
     var items = [
-      el("li", {}, [el("a", { class: "pill pill-strong", href: "tel:988", text: "Call 988" })]),
-      el("li", {}, [el("a", { class: "pill pill-strong", href: "sms:988", text: "Text 988" })]),
-      el("li", {}, [el("a", { class: "pill pill-strong", href: "tel:911", text: "Call 911" })])
+      el("li", {}, [el("a", { class: "pill pill-strong", href: "tel:988", text: T("crisis.call988") })]),
+      el("li", {}, [el("a", { class: "pill pill-strong", href: "sms:988", text: T("crisis.text988") })]),
+      el("li", {}, [el("a", { class: "pill pill-strong", href: "tel:911", text: T("crisis.call911") })])
     ];
     if (CONFIG.clinicPhone) {
       items.push(el("li", {}, [el("a", { class: "pill pill-strong", href: telHref(CONFIG.clinicPhone),
-        text: "Call the clinic: " + formatPhone(CONFIG.clinicPhone) })]));
+        text: T("crisis.call_clinic", { phone: formatPhone(CONFIG.clinicPhone) }) })]));
     }
     return el("ul", { class: "crisis-actions" }, items);
   }
@@ -1228,14 +1181,11 @@
     }
     box.textContent = "";
     box.hidden = false;
-    box.appendChild(el("h2", { id: "crisis-resources-heading", tabindex: "-1", text: "Help is available right now" }));
+    box.appendChild(el("h2", { id: "crisis-resources-heading", tabindex: "-1", text: T("crisis.heading") }));
     if (lead) {
       box.appendChild(el("p", { class: "crisis-lead", text: lead }));
     }
-    box.appendChild(el("p", { class: "crisis-lead" }, [
-      "If you are in immediate danger, call 911. To talk or text with a trained crisis counselor any time, " +
-      "call or text 988 (press 1 for veterans)."
-    ]));
+    box.appendChild(el("p", { class: "crisis-lead", text: T("crisis.lead") }));
     var server = el("div", { class: "crisis-server" });
     renderResourceValue(resources, server, 0);
     if (server.childNodes.length) {
@@ -1272,7 +1222,7 @@
     if (phone && phoneLooksValid(phone)) {
       $("#help-form").hidden = true;
       $("#help-heading").focus();
-      sendHelp({ phone: phone, message: DEFAULT_HELP_MESSAGE });
+      sendHelp({ phone: phone, message: I18N.t("en", "help.default_message") });
       return;
     }
     var helpForm = $("#help-form");
@@ -1295,11 +1245,11 @@
     var phone = val("help-phone");
     if (!phone || !phoneLooksValid(phone)) {
       var target = findTarget("crisis.phone", helpForm);
-      showFieldError(target, phone ? "Enter a phone number like (212) 201-4477." : "Enter your phone number so the team can call you.", "client");
+      showFieldError(target, phone ? T("help.error_phone_format") : T("help.error_phone_missing"), "client");
       focusTarget(target);
       return;
     }
-    sendHelp({ phone: phone, message: val("help-message") || DEFAULT_HELP_MESSAGE });
+    sendHelp({ phone: phone, message: val("help-message") || I18N.t("en", "help.default_message") });
   }
 
   function sendHelp(payload) {
@@ -1309,13 +1259,12 @@
     helpInFlight = true;
     var sendButton = $("[data-action=help-send]");
     sendButton.disabled = true;
-    setHelpStatus("Contacting the clinic's on-call team\u2026");
+    setHelpStatus(T("help.sending"));
     // After a risky intake the block already shows on the confirmation: update it there.
     var box = document.getElementById("crisis-resources");
     var slot = finished && box.parentNode.id === "confirmation-resources-slot" ? box.parentNode : $("#help-resources-slot");
     postJson("/crisis", payload, { "Idempotency-Key": randomUuid() }, CRISIS_RETRY_DELAYS_MS, function (n, total) {
-      setHelpStatus("Still trying to reach the on-call team (attempt " + n + " of " + total + ")\u2026 " +
-        "Do not wait: call or text 988 now.");
+      setHelpStatus(T("help.retrying", { n: n, total: total }));
     }).then(function (result) {
       var status = result.response.status;
       var data = result.data || {};
@@ -1323,7 +1272,7 @@
         setHelpStatus("");
         $("#help-form").hidden = true;
         showCrisisResources(data.crisis_resources, slot,
-          "We have let the clinic's on-call team know. Keep your phone nearby.");
+          T("help.sent"));
         return;
       }
       if (status === 422 && Array.isArray(data.errors)) {
@@ -1333,9 +1282,9 @@
         data.errors.forEach(function (e) {
           var target = findTarget("crisis." + str(e && e.field).replace(/^crisis\./, ""), helpForm) ||
             findTarget("crisis.phone", helpForm);
-          showFieldError(target, str(e && e.message) || "Check this answer.", "server");
+          showFieldError(target, str(e && e.message) || T("form.check_answer"), "server");
         });
-        setHelpStatus("Please check your phone number. If you are in danger, call 911 now.");
+        setHelpStatus(T("help.check_phone"));
         focusTarget(findTarget("crisis.phone", helpForm));
         return;
       }
@@ -1350,8 +1299,7 @@
 
   function helpFailed(slot) {
     setHelpStatus("");
-    showCrisisResources(null, slot,
-      "We could not reach the clinic's system. Please call or text 988 now, or call 911 if you are in danger.");
+    showCrisisResources(null, slot, T("help.failed"));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1381,11 +1329,11 @@
     box.appendChild(el("p", { text: message }));
     if (withResubmit) {
       box.appendChild(el("button", { type: "button", class: "btn btn-secondary", "data-action": "resubmit-new",
-        text: "Send these answers as a new submission" }));
+        text: T("submit.resubmit") }));
     }
     if (CONFIG.clinicPhone) {
-      box.appendChild(el("p", {}, ["You can also call the clinic at ",
-        el("a", { href: telHref(CONFIG.clinicPhone), text: formatPhone(CONFIG.clinicPhone) }), "."]));
+      box.appendChild(I18N.fill(el("p", {}), LANG, "form.call_clinic_too",
+        { phone: el("a", { href: telHref(CONFIG.clinicPhone), text: formatPhone(CONFIG.clinicPhone) }) }));
     }
     box.hidden = false;
   }
@@ -1422,17 +1370,17 @@
     var body = buildBody();
     if (bodyBytes(JSON.stringify(body)) > MAX_BODY_BYTES) {
       setBusy(false);
-      showFormAlert(STATUS_MESSAGES[413]);
+      showFormAlert(T(STATUS_KEYS[413]));
       return;
     }
     var key = getIdempotencyKey();
-    setSubmitStatus("Sending your answers\u2026");
+    setSubmitStatus(T("submit.sending"));
     postJson("/intake", body, { "Idempotency-Key": key }, RETRY_DELAYS_MS, function (n, total) {
-      setSubmitStatus("Connection problem. Trying again (attempt " + n + " of " + total + ")\u2026 Please keep this page open.");
+      setSubmitStatus(T("submit.retrying", { n: n, total: total }));
     }).then(handleIntakeResponse, function () {
       setSubmitStatus("");
       setBusy(false);
-      showFormAlert(STATUS_MESSAGES.network);
+      showFormAlert(T(STATUS_KEYS.network));
     });
   }
 
@@ -1452,26 +1400,26 @@
       // colliding with whatever the server remembered about the rejected one.
       forgetIdempotencyKey();
       clearErrors(form, false);
-      var unplaced = showErrors(errors.length ? errors : [{ field: "", message: "Check your answers." }], "server");
+      var unplaced = showErrors(errors.length ? errors : [{ field: "", message: T("form.check_answers") }], "server");
       if (unplaced.length) {
         showFormAlert(unplaced.join(" "));
       }
       return;
     }
     if (status === 409) {
-      showFormAlert(STATUS_MESSAGES.conflict, true);
+      showFormAlert(T(STATUS_KEYS.conflict), true);
       return;
     }
     if (status === 400 || status === 413 || status === 415) {
       forgetIdempotencyKey();
-      showFormAlert(STATUS_MESSAGES[status]);
+      showFormAlert(T(STATUS_KEYS[status]));
       return;
     }
     if (status === 429) {
-      showFormAlert(STATUS_MESSAGES[429]);
+      showFormAlert(T(STATUS_KEYS[429]));
       return;
     }
-    showFormAlert(STATUS_MESSAGES.server);
+    showFormAlert(T(STATUS_KEYS.server));
   }
 
   function resubmitAsNew() {
@@ -1491,13 +1439,11 @@
     hideSummary();
     hideFormAlert();
     confirmation.hidden = false;
-    document.title = "Intake received \u2013 " + CONFIG.clinicName;
+    document.title = T("intake.doc_title_done", { clinic: CONFIG.clinicName });
     window.scrollTo(0, 0);
     if (crisisResources) {
       var box = showCrisisResources(crisisResources, $("#confirmation-resources-slot"),
-        "Thank you for telling us how you are feeling. Some of your answers tell us you may be going " +
-        "through a very hard time. The clinic's care team will follow up with you, and you do not have to " +
-        "wait for them.");
+        T("done.crisis_lead"));
       $("#help-panel").hidden = true;
       box.classList.add("crisis-resources-prominent");
       $("#crisis-resources-heading").focus({ preventScroll: true });
@@ -1546,22 +1492,56 @@
     return fieldset;
   }
 
-  function buildScreening() {
-    var scale = SCALE.map(function (label, score) {
+  function buildInstrument(root, name, lang) {
+    var inst = SCREENING.get(name, lang);
+    var group = root.closest(".question-group");
+    // A question shown in English on a Spanish page (no published Spanish text held) says so.
+    var note = $("[data-testid=english-only]", group);
+    if (inst.lang !== lang) {
+      group.setAttribute("lang", inst.lang);
+      if (!note) {
+        note = el("p", { class: "hint", "data-testid": "english-only" });
+        group.insertBefore(note, root);
+      }
+      note.setAttribute("lang", lang); // the note itself is in the page's language
+      note.textContent = T("screening.english_only");
+    } else {
+      group.removeAttribute("lang");
+      if (note) {
+        note.parentNode.removeChild(note);
+      }
+    }
+    $("#" + name + "-title").textContent = inst.title;
+    root.textContent = "";
+    return inst;
+  }
+
+  function buildScreening(lang) {
+    var answers = {};
+    $$("#phq9-items input:checked, #gad7-items input:checked, #cssrs-items input:checked").forEach(function (n) {
+      answers[n.name] = n.value;
+    });
+    var phq = buildInstrument($("#phq9-items"), "phq9", lang);
+    var scale = phq.scale.map(function (label, score) {
       return [String(score), label];
     });
     var phqRoot = $("#phq9-items");
-    PHQ9.forEach(function (text, i) {
+    phq.items.forEach(function (text, i) {
       phqRoot.appendChild(buildRadioItem("screening.phq9." + i, "phq9-" + i, i + 1, text, scale));
     });
-    var gadRoot = $("#gad7-items");
-    GAD7.forEach(function (text, i) {
-      gadRoot.appendChild(buildRadioItem("screening.gad7." + i, "gad7-" + i, i + 1, text, scale));
+    var gad = buildInstrument($("#gad7-items"), "gad7", lang);
+    var gadScale = gad.scale.map(function (label, score) {
+      return [String(score), label];
     });
-    var yesNo = [["yes", "Yes"], ["no", "No"]];
+    var gadRoot = $("#gad7-items");
+    gad.items.forEach(function (text, i) {
+      gadRoot.appendChild(buildRadioItem("screening.gad7." + i, "gad7-" + i, i + 1, text, gadScale));
+    });
+    var cssrs = buildInstrument($("#cssrs-items"), "cssrs", lang);
+    var yesNo = [["yes", cssrs.yes], ["no", cssrs.no]];
     var cssrsRoot = $("#cssrs-items");
     var followupBlock = el("div", { id: "cssrs-followup", "data-conditional": true, "data-testid": "cssrs-followup", hidden: true });
-    CSSRS.forEach(function (q) {
+    cssrs.items.forEach(function (q) {
       var node = buildRadioItem("screening.cssrs." + q.key, "cssrs-" + q.key, q.n, q.text, yesNo, q.hint);
       if (q.followup) {
         followupBlock.appendChild(node);
@@ -1572,6 +1552,44 @@
         cssrsRoot.appendChild(followupBlock);
       }
     });
+    Object.keys(answers).forEach(function (name) {
+      var input = $("input[type=radio]" + attrSelector("name", name) + attrSelector("value", answers[name]));
+      if (input) {
+        input.checked = true;
+      }
+    });
+  }
+
+  /** Show the page in `lang` (en/es): every text, the questions (answers kept), <html lang>. */
+  function setLanguage(lang) {
+    LANG = lang;
+    I18N.apply(document, LANG);
+    clearErrors(document, true); // the page's own messages were in the other language
+    hideSummary();
+    $$("select[data-states]").forEach(function (sel) {
+      sel.options[0].textContent = T("address.state_choose");
+    });
+    var tz = $("#timezone");
+    Array.prototype.forEach.call(tz.options, function (o) {
+      o.textContent = o.value === "" ? T("about.timezone_choose") :
+        o.value === "other" ? T("about.timezone_another") : T("tz." + o.value);
+    });
+    var payer = $("#payer");
+    payer.options[0].textContent = T("insurance.company_choose");
+    payer.options[payer.options.length - 1].textContent = T("insurance.company_another");
+    buildScreening(LANG);
+    applyClinicDetails();
+    // The site's language is the care language asked in the form (the person may still change it there).
+    var pref = $("input[name=\"preferences.language\"][value=\"" + LANG + "\"]");
+    if (pref) {
+      pref.checked = true;
+    }
+    var note = $("#risk-note");
+    note.textContent = "";
+    updateConditionals();
+    if (!finished) {
+      showStep(currentStep, { focus: false, push: false });
+    }
   }
 
   function updateCssrsSkip() {
@@ -1591,13 +1609,7 @@
     var note = $("#risk-note");
     var wasShown = note.childNodes.length > 0;
     if (risky && !wasShown) {
-      note.appendChild(el("p", {}, [
-        "Thank you for telling us. If you are thinking about ending your life right now, call or text ",
-        el("a", { href: "tel:988", text: "988" }),
-        " (press 1 for veterans) to talk with someone now, or call ",
-        el("a", { href: "tel:911", text: "911" }),
-        " if you are in danger. You can also press \u201cI need help now\u201d at the top of the page."
-      ]));
+      note.appendChild(I18N.fill(el("p", {}), LANG, "screening.risk_note"));
     } else if (!risky && wasShown) {
       note.textContent = "";
     }
@@ -1605,17 +1617,17 @@
 
   function buildTimezones() {
     var select = $("#timezone");
-    fillSelect(select, US_TIMEZONES, "Choose your time zone");
-    select.appendChild(el("option", { value: "other", text: "Another time zone" }));
+    fillSelect(select, US_TIMEZONES.map(function (z) {
+      return [z, T("tz." + z)];
+    }), T("about.timezone_choose"));
+    select.appendChild(el("option", { value: "other", text: T("about.timezone_another") }));
     var detected = "";
     try {
       detected = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
     } catch (e) {
       detected = "";
     }
-    var known = US_TIMEZONES.some(function (z) {
-      return z[0] === detected;
-    });
+    var known = US_TIMEZONES.indexOf(detected) >= 0;
     if (known) {
       select.value = detected;
     } else if (detected) {
@@ -1631,11 +1643,11 @@
 
   function buildPayers() {
     var select = $("#payer");
-    select.appendChild(el("option", { value: "", text: "Choose your insurance company" }));
+    select.appendChild(el("option", { value: "", text: T("insurance.company_choose") }));
     CONFIG.payers.forEach(function (p) {
       select.appendChild(el("option", { value: p.id, text: p.name }));
     });
-    select.appendChild(el("option", { value: "other", text: "Another insurance company" }));
+    select.appendChild(el("option", { value: "other", text: T("insurance.company_another") }));
   }
 
   function updateConditionals() {
@@ -1667,8 +1679,9 @@
     });
     if (CONFIG.privacyNoticeUrl) {
       var slot = $("#privacy-link-slot");
+      slot.textContent = "";
       slot.appendChild(el("a", { href: CONFIG.privacyNoticeUrl, target: "_blank", rel: "noopener noreferrer",
-        text: "Read the Notice of Privacy Practices (opens in a new tab)" }));
+        text: T("consent.privacy_link") }));
       slot.appendChild(document.createTextNode(". "));
     }
   }
@@ -1738,15 +1751,18 @@
     });
 
     $$("select[data-states]").forEach(function (s) {
-      fillSelect(s, US_STATES, "Choose a state");
+      fillSelect(s, US_STATES, T("address.state_choose"));
     });
     $("#dob").setAttribute("max", todayIso());
     $("#subscriber-dob").setAttribute("max", todayIso());
     buildTimezones();
     buildPayers();
-    buildScreening();
-    applyClinicDetails();
-    updateConditionals();
+    setLanguage(LANG);
+    $$("[data-lang-choice]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        setLanguage(I18N.choose(b.getAttribute("data-lang-choice")));
+      });
+    });
 
     document.addEventListener("click", onClick);
     form.addEventListener("input", onFieldChange);
