@@ -174,7 +174,9 @@ def open_queue_entry(intake_id: str, alert: str, at: datetime) -> None:
 
 
 def open_queue(limit: int) -> list[Record]:
-    return [item for item in store.partition(QUEUE_PK, limit=limit) if item.state == "open"]
+    """Open entries; the done ones (kept 90 days in the same partition) are filtered before the
+    limit counts, so they can never crowd an open entry out of the queue."""
+    return store.partition(QUEUE_PK, limit=limit, where=Record.state == "open")
 
 
 def close_queue_entry(intake_id: str, at: datetime) -> bool:

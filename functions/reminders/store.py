@@ -169,8 +169,9 @@ def put_missed_twice(occurrence_id: str, participant_key: str, intake_id: str, a
 
 
 def open_missed_twice(limit: int) -> list[Record]:
-    """Open work-queue entries for missed sessions (one Query of their partition)."""
-    return [item for item in partition(QUEUE_MISSED_PK, limit=limit) if item.state == "open"]
+    """Open work-queue entries for missed sessions (a Query of their partition; entries marked done
+    stay there 90 days, so the filter, not the limit, leaves them out)."""
+    return partition(QUEUE_MISSED_PK, limit=limit, where=Record.state == "open")
 
 
 def close_missed_twice(occurrence_id: str, participant_key: str, at: datetime) -> bool:
@@ -223,9 +224,12 @@ def partition(
     before: str | None = None,
     newest_first: bool = False,
     limit: int | None = None,
+    where: Condition | None = None,
 ) -> list[Record]:
     """Items of one partition (Query), optionally those whose sort key starts with ``prefix`` or
-    lies strictly after ``after`` / before ``before``."""
+    lies strictly after ``after`` / before ``before``. ``where`` filters items before ``limit``
+    counts them (PynamoDB reads further pages until ``limit`` items passed it), so a partition
+    holding many items that fail it still yields the ones that pass."""
     bind()
     condition: Condition | None = None
     if prefix is not None:
@@ -237,7 +241,8 @@ def partition(
     elif before is not None:
         condition = Record.sk < before
     with aws_errors("dynamodb", "Query"):
-        return list(Record.query(pk, condition, consistent_read=True, scan_index_forward=not newest_first, limit=limit))
+        return list(Record.query(pk, condition, filter_condition=where, consistent_read=True,
+                                 scan_index_forward=not newest_first, limit=limit))
 
 
 def put(item: Record, condition: Condition | None = None) -> bool:
