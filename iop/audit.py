@@ -16,14 +16,14 @@ import json
 import re
 from typing import Any
 
+from functions.core.ids import is_intake_id
 from iop import common
 
-_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 _CASE_ID = re.compile(r"^cas_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    if not _INTAKE_ID.fullmatch(args.intake_id):
+    if not is_intake_id(args.intake_id):
         raise common.UsageError("INTAKE_ID: give an intake id (itk_ and 26 letters or digits)")
     if args.case and not _CASE_ID.fullmatch(args.case):
         raise common.UsageError("--case: give a crisis case id (cas_ and 26 letters or digits)")

@@ -15,18 +15,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 from typing import Any
 
+from functions.core.ids import is_intake_id
 from iop import common
-
-_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from functions.checkins import rules
 
-    if not _INTAKE_ID.fullmatch(args.intake_id):
+    if not is_intake_id(args.intake_id):
         raise common.UsageError("INTAKE_ID: give an intake id (itk_ and 26 letters or digits)")
     raw = args.days.strip().lower()
     days = [] if raw in ("none", "") else [d.strip() for d in raw.split(",")]

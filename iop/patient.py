@@ -23,18 +23,16 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from functions.core.ids import is_intake_id
 from iop import common
-
-_INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
 def _no_intake(intake_id: str) -> common.UsageError:
-    shown = intake_id if _INTAKE_ID.fullmatch(intake_id) else "(not an intake id)"
+    shown = intake_id if is_intake_id(intake_id) else "(not an intake id)"
     return common.UsageError(f"no intake {shown}")
 
 
@@ -82,7 +80,7 @@ def _write_private(path: str, text: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    if not _INTAKE_ID.fullmatch(args.intake_id):
+    if not is_intake_id(args.intake_id):
         raise _no_intake(args.intake_id)
     if args.out:
         folder = os.path.dirname(os.path.abspath(args.out))
@@ -107,7 +105,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    if not _INTAKE_ID.fullmatch(args.intake_id):
+    if not is_intake_id(args.intake_id):
         raise _no_intake(args.intake_id)
     if not args.dry_run and args.confirm != args.intake_id:
         raise common.UsageError("erase needs --confirm with the same intake id (or --dry-run)")

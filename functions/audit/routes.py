@@ -10,24 +10,22 @@ never read) are merged in. Reading the audit is audited too (under the same pati
 
 from __future__ import annotations
 
-import re
-
 from chalice.app import Blueprint, Response
 
 from functions.core.errors import rejected
 from functions.core.http import StaffCall, json_response, staff_route
+from functions.core.ids import is_intake_id
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
 logger = get_logger("audit_routes")
-INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
 @staff_route(bp, "/staff/audit", methods=["GET"], cors_preflight=True, route_logger=logger)
 def staff_audit(call: StaffCall) -> Response:
     params: dict[str, str] = dict(call.request.query_params or {})
     intake_id = params.get("intake_id") or ""
-    if not INTAKE_ID.fullmatch(intake_id):
+    if not is_intake_id(intake_id):
         raise rejected(422, "intake_id", "Give the patient's intake id (itk_ and 26 letters or digits).")
     call.audit.ids["intake_id"] = intake_id
     from functions.audit import store

@@ -13,18 +13,16 @@ never echoing a value). Nothing is written for a refused request.
 
 from __future__ import annotations
 
-import re
-
 from chalice.app import Blueprint, Response
 
 from functions.core.clock import now
 from functions.core.errors import NotFoundError, RequestRejected
 from functions.core.http import StaffCall, json_response, staff_route
+from functions.core.ids import is_intake_id
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
 logger = get_logger("checkins")
-INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
 @staff_route(bp, "/staff/intakes/{intake_id}/checkin-plan", methods=["PUT"], json_body=True,
@@ -32,7 +30,7 @@ INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.sche
 def put_checkin_plan(call: StaffCall, intake_id: str) -> Response:
     from functions.checkins import rules, service
 
-    if not INTAKE_ID.fullmatch(intake_id):
+    if not is_intake_id(intake_id):
         raise NotFoundError("checkin plan: not an intake id")
     plan, errors = rules.parse_plan(call.body)
     if plan is None:
@@ -47,6 +45,6 @@ def put_checkin_plan(call: StaffCall, intake_id: str) -> Response:
 def get_measures(call: StaffCall, intake_id: str) -> Response:
     from functions.checkins import service
 
-    if not INTAKE_ID.fullmatch(intake_id):
+    if not is_intake_id(intake_id):
         raise NotFoundError("measures: not an intake id")
     return json_response(200, service.measures(intake_id), call.headers)

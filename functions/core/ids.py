@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
+from typing import TypeGuard
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: An intake id as :func:`new_id` / :func:`derived_id` make it (``itk_`` + 26 Crockford characters):
+#: every route, message and command that takes one checks it with this one pattern.
+INTAKE_ID_PATTERN = r"^itk_[0-9A-HJKMNP-TV-Z]{26}$"
+INTAKE_ID_RE = re.compile(INTAKE_ID_PATTERN)
+
+
+def is_intake_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and INTAKE_ID_RE.fullmatch(value) is not None
 
 
 def new_id(prefix: str) -> str:

@@ -9,18 +9,17 @@ or erased intake. Audited. The builders are imported inside the route, off the c
 from __future__ import annotations
 
 import json
-import re
 
 from chalice.app import Blueprint, Response
 
 from functions.core.clock import now
 from functions.core.http import SECURITY_HEADERS, StaffCall, cors_headers, staff_route
+from functions.core.ids import is_intake_id
 from functions.core.log import get_logger
 
 bp = Blueprint(__name__)
 logger = get_logger("fhir_routes")
 FHIR_JSON = "application/fhir+json"
-INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")  # functions.intake.schema.INTAKE_ID_PATTERN
 
 
 @staff_route(bp, "/staff/intakes/{intake_id}/fhir", methods=["GET"], cors_preflight=True,
@@ -29,7 +28,7 @@ def fhir_bundle(call: StaffCall, intake_id: str) -> Response:
     from functions.core.errors import NotFoundError
     from functions.fhir.export import patient_bundle
 
-    if not INTAKE_ID.fullmatch(intake_id):
+    if not is_intake_id(intake_id):
         raise NotFoundError("fhir export: not an intake id")
     body = patient_bundle(intake_id, at=now(), operator=call.identity.email or call.identity.subject)
     headers: dict[str, str | list[str]] = {**SECURITY_HEADERS, **cors_headers(call.headers), "Content-Type": FHIR_JSON}

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from functions.core.ids import is_intake_id
+
 MAX_ATTEMPTS = 4
-INTAKE_ID = re.compile(r"^itk_[0-9A-HJKMNP-TV-Z]{26}$")
 _CHECK_ID = re.compile(r"^chk_[0-9A-Z]{6,26}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -54,7 +55,7 @@ class CheckMessage:
         if not isinstance(body, dict):
             raise InvalidMessage("the message is not a JSON object")
         intake_id = body.get("intake_id")
-        if not isinstance(intake_id, str) or not INTAKE_ID.match(intake_id):
+        if not is_intake_id(intake_id):
             raise InvalidMessage("intake_id: missing or not an intake id")
         attempt = body.get("attempt", 1)
         if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= max_attempts:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, RetryableError
+from functions.core.ids import is_intake_id
 from functions.core.links import staff_intake_url
 from functions.core.log import get_logger
 from functions.core.messaging import Email, EmailPort
@@ -32,7 +33,6 @@ from functions.insurance.clients import (
     SentAs,
 )
 from functions.insurance.messages import (
-    INTAKE_ID,
     MAX_ATTEMPTS,
     CheckMessage,
     InvalidMessage,
@@ -390,7 +390,7 @@ def request_recheck(
     config: WorkflowConfig | None = None,
 ) -> CheckMessage:
     """Queue a new check of an intake (staff route and CLI). UnknownIntake / NoInsurance."""
-    if not INTAKE_ID.match(intake_id):
+    if not is_intake_id(intake_id):
         raise UnknownIntake("no such intake")
     store = store or EligibilityStore()
     if not store.has_insurance(intake_id):

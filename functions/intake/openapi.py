@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from functions.core.ids import INTAKE_ID_PATTERN
 from functions.intake import schema
 
 REF = "#/components/schemas/{model}"
@@ -301,7 +302,7 @@ def _queue_and_audit_paths(auth_errors: dict[int, str]) -> dict[str, Any]:
             "operationId": "staffAudit", "summary": "A patient's audit records, oldest first (admin only)",
             "security": [{"staffBearer": []}],
             "parameters": [{"name": "intake_id", "in": "query", "required": True,
-                            "schema": {"type": "string", "pattern": "^itk_[0-9A-HJKMNP-TV-Z]{26}$"}}],
+                            "schema": {"type": "string", "pattern": INTAKE_ID_PATTERN}}],
             "responses": {"200": _object("The records", ("intake_id", "records"), intake_id={"type": "string"},
                                          records={"type": "array", "items": {"type": "object"}}),
                           **_errors({**errors, 422: "No valid intake id"})}}},

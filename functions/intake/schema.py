@@ -36,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from functions.core.ids import INTAKE_ID_PATTERN, INTAKE_ID_RE
 from functions.intake.errors import FieldError, ValidationFailed
 
 MIN_AGE = 12
@@ -730,9 +731,7 @@ def crisis_resources(clinic_name: str, clinic_phone: str) -> CrisisResources:
 
 # --- POST /crisis ("I need help now") ---------------------------------------------------------
 
-INTAKE_ID_PATTERN = r"^itk_[0-9A-HJKMNP-TV-Z]{26}$"
 MAX_CRISIS_MESSAGE = 1000
-_INTAKE_ID_RE = re.compile(INTAKE_ID_PATTERN)
 MSG_CRISIS_CONTACT = "Enter a phone number so we can reach you"
 
 
@@ -763,7 +762,7 @@ class CrisisRequest(_Form):
     @classmethod
     def _intake_id(cls, value: Any) -> Any:
         value = _blank_to_none(value)
-        if value is not None and (not isinstance(value, str) or _INTAKE_ID_RE.fullmatch(value.strip()) is None):
+        if value is not None and (not isinstance(value, str) or INTAKE_ID_RE.fullmatch(value.strip()) is None):
             raise _fail("intake_id", "This form reference is not valid: give a phone number instead")
         return value.strip() if isinstance(value, str) else value
 

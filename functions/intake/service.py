@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from typing import Any, Protocol
 from functions.core import ids
 from functions.core.clock import iso
 from functions.core.errors import ConflictError, DomainError, NotFoundError, RetryableError
+from functions.core.ids import is_intake_id
 from functions.core.intakes import REVIEW_SHARD, intake_key, patient_key, patient_pk
 from functions.core.links import staff_intake_url
 from functions.core.models import CrisisItem, IntakeItem
@@ -54,7 +54,7 @@ from functions.core.outbox import OutboxEvent, embed
 from functions.crisis import items as crisis_items
 from functions.crisis.items import OpenMarker as OpenMarker
 from functions.intake import scores as scoring
-from functions.intake.schema import INTAKE_ID_PATTERN, CrisisRequest, IntakeRequest
+from functions.intake.schema import CrisisRequest, IntakeRequest
 
 #: Version of the consent text the website shows (web/): stored with every consent.
 CONSENT_TEXT_VERSION = "2026-03-01"
@@ -383,10 +383,6 @@ class CrisisOpened:
     events: tuple[OutboxEvent, ...]
 
 
-def _is_intake_id(value: str) -> bool:
-    return re.fullmatch(INTAKE_ID_PATTERN, value) is not None
-
-
 def open_crisis(
     request: CrisisRequest, *, now: datetime, store: IntakeStore | None = None, new_id: NewId = ids.new_id
 ) -> CrisisOpened:
@@ -429,7 +425,7 @@ def open_crisis(
 
 def staff_view(intake_id: str, store: IntakeStore | None = None) -> dict[str, Any]:
     """The intake as staff see it (contract: scores, eligibility, ...). NotFoundError if unknown."""
-    if not _is_intake_id(intake_id):
+    if not is_intake_id(intake_id):
         raise NotFoundError("no such intake")
     store = store or DynamoIntakeStore()
     found = store.get_item("intakes", *intake_key(intake_id))

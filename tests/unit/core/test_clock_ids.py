@@ -174,3 +174,21 @@ def test_id_time_part_encodes_the_millisecond(monkeypatch: pytest.MonkeyPatch) -
 def test_ids_carry_no_input_but_the_prefix() -> None:
     value = new_id("itk")
     assert "@" not in value and "+" not in value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (new_id("itk"), True),
+        (ids.derived_id("itk", "a key"), True),
+        (new_id("cse"), False),  # another kind of id
+        ("itk_" + "0" * 25, False),
+        ("itk_" + "0" * 26 + "\n", False),  # no trailing newline slips through
+        ("itk_" + "I" * 26, False),  # not Crockford (I, L, O, U are left out)
+        ("ITK_" + "0" * 26, False),
+        (None, False),
+        (7, False),
+    ],
+)
+def test_is_intake_id_accepts_only_intake_ids(value: object, expected: bool) -> None:
+    assert ids.is_intake_id(value) is expected
